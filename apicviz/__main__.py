@@ -1,0 +1,3 @@
+from apicviz.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,90 @@
+"""Command line: ``apicviz [FILE]`` opens the window; subcommands work without Qt.
+
+Qt is imported only by the commands that draw (the window, ``render``), so
+``apicviz eval`` starts fast and runs on machines without a display.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import __version__
+
+COMMANDS = ("eval", "render", "report", "diff", "import")
+
+
+def _eval_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="apicviz eval", description="Evaluate scenario files: KVM's APIC map and routes.")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="one JSON evaluation per line (FORMAT.md)")
+    p.add_argument("--sweep", action="store_true", help="also sweep every destination (always on with --json)")
+    p.add_argument("--no-sweep", action="store_true", help="leave the sweep out of --json output")
+    return p
+
+
+def cmd_eval(argv: list[str]) -> int:
+    from .model import ScenarioError, evaluate, load_scenario
+    from .model.sweep import sweep
+    from .model.text_report import eval_text
+
+    args = _eval_parser().parse_args(argv)
+    status = 0
+    out = sys.stdout
+    for path in args.files:
+        try:
+            scenario = load_scenario(path)
+            ev = evaluate(scenario)
+        except ScenarioError as exc:
+            status = 1
+            if args.json:
+                out.write(json.dumps({"file": path, "error": str(exc)}) + "\n")
+            else:
+                print(f"{path}: error: {exc}", file=sys.stderr)
+            continue
+        except Exception as exc:  # never a traceback for one bad file; the others still run
+            status = 1
+            message = f"internal error while evaluating: {type(exc).__name__}: {exc}"
+            if args.json:
+                out.write(json.dumps({"file": path, "error": message}) + "\n")
+            else:
+                print(f"{path}: {message}", file=sys.stderr)
+            continue
+        if args.json:
+            data = ev.to_json()
+            if not args.no_sweep:
+                data["sweep"] = sweep(ev).to_json(ev)
+            out.write(json.dumps(data, separators=(",", ":")) + "\n")
+        else:
+            out.write(eval_text(ev, path, with_sweep=args.sweep or len(args.files) == 1))
+    return status
+
+
+def _gui_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="apicviz",
+        description="Show how KVM builds its optimized local-APIC map and where every interrupt goes.",
+        epilog="Commands without a window: apicviz eval|render|report|diff|import --help",
+    )
+    p.add_argument("file", nargs="?", help="scenario (.apicviz.json) or a PNG exported by apicviz")
+    p.add_argument("--version", action="version", version=f"apicviz {__version__}")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "eval":
+            return cmd_eval(argv[1:])
+        if argv and argv[0] in COMMANDS:
+            from . import commands
+
+            return commands.run(argv[0], argv[1:])
+        args = _gui_parser().parse_args(argv)
+        from .gui.launch import launch
+
+        return launch(args.file)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

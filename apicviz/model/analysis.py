@@ -1,0 +1,121 @@
+"""Evaluation of a scenario: the map, aliases, and every interrupt's route.
+
+This is the function the rest of the program calls: a scenario goes in, an
+:class:`Evaluation` comes out (FORMAT.md, "Evaluation").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .apic_map import MapResult, recalculate
+from .routing import Route, Router
+from .scenario import Scenario, scenario_warnings
+
+EVAL_FORMAT = "apicviz-evaluation"
+
+
+def physical_aliases(scenario: Scenario) -> dict[int, list[int]]:
+    """Effective physical IDs held by more than one present vCPU -> vCPU indexes."""
+    seen: dict[int, list[int]] = {}
+    for idx, v in enumerate(scenario.vcpus):
+        if v.present:
+            seen.setdefault(v.physical_id, []).append(idx)
+    return {pid: idxs for pid, idxs in seen.items() if len(idxs) > 1}
+
+
+def logical_aliases(scenario: Scenario) -> dict[int, list[int]]:
+    """xAPIC logical destinations (one bit) that select more than one present vCPU.
+
+    Key: the single-bit logical ID (flat: ``1 << b``; cluster: ``c << 4 | 1 << b``).
+    """
+    seen: dict[int, list[int]] = {}
+    for idx, v in enumerate(scenario.vcpus):
+        if not v.present or v.x2apic_mode or not v.logical_id:
+            continue
+        model = v.dfr_model
+        if model == "flat":
+            keys = [1 << b for b in range(8) if v.logical_id >> b & 1]
+        elif model == "cluster":
+            keys = [(v.logical_id & 0xF0) | (1 << b) for b in range(4) if v.logical_id >> b & 1]
+        else:
+            continue
+        for key in keys:
+            seen.setdefault(key, []).append(idx)
+    return {key: idxs for key, idxs in sorted(seen.items()) if len(idxs) > 1}
+
+
+@dataclass
+class Evaluation:
+    """Everything the views and the CLI show for one scenario."""
+
+    scenario: Scenario
+    result: MapResult
+    router: Router
+    routes: list[Route]
+    warnings: list[str] = field(default_factory=list)
+    aliases_physical: dict[int, list[int]] = field(default_factory=dict)
+    aliases_logical: dict[int, list[int]] = field(default_factory=dict)
+
+    def ids(self, idxs: list[int]) -> list[int]:
+        vcpus = self.scenario.vcpus
+        return [vcpus[i].id for i in idxs]
+
+    @property
+    def dropped_count(self) -> int:
+        return sum(len(r.dropped) for r in self.routes)
+
+    def to_json(self) -> dict[str, Any]:
+        res = self.result
+        vcpus = self.scenario.vcpus
+        m: dict[str, Any] = {"status": res.status, "reason": res.reason}
+        amap = res.map
+        if amap is not None:
+            m["max_apic_id"] = amap.max_apic_id
+            m["phys_map"] = {str(k): vcpus[v].id for k, v in sorted(amap.phys_map.items())}
+            m["logical_mode"] = amap.logical_mode
+            m["xapic_flat_map"] = {str(b): vcpus[v].id for b, v in amap.flat_map().items()}
+            m["xapic_cluster_map"] = {
+                str(c): {str(b): vcpus[v].id for b, v in row.items()} for c, row in amap.cluster_map().items()
+            }
+        ids = self.ids
+        return {
+            "format": EVAL_FORMAT,
+            "version": 1,
+            "kernel": {"requested": self.scenario.kvm.kernel, "behaviour": res.behaviour.name},
+            "warnings": list(self.warnings),
+            "map": m,
+            "apicv_inhibits": sorted(res.apicv_inhibits),
+            "aliases": {
+                "physical": {str(k): ids(v) for k, v in sorted(self.aliases_physical.items())},
+                "logical": {str(k): ids(v) for k, v in self.aliases_logical.items()},
+            },
+            "interrupts": [
+                {
+                    "path": r.path,
+                    "targets": ids(r.targets),
+                    "accepted": ids(r.accepted),
+                    "slow_path_targets": ids(r.slow_path_targets),
+                    "hardware_targets": ids(r.hardware_targets),
+                    "dropped": ids(r.dropped),
+                    "extra": ids(r.extra),
+                }
+                for r in self.routes
+            ],
+        }
+
+
+def evaluate(scenario: Scenario) -> Evaluation:
+    """Recalculate the map and route every interrupt of ``scenario``."""
+    result = recalculate(scenario)
+    router = Router(scenario, result)
+    routes = [router.route(irq) for irq in scenario.interrupts]
+    return Evaluation(
+        scenario=scenario,
+        result=result,
+        router=router,
+        routes=routes,
+        warnings=scenario_warnings(scenario),
+        aliases_physical=physical_aliases(scenario),
+        aliases_logical=logical_aliases(scenario),
+    )

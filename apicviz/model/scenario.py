@@ -1,0 +1,200 @@
+"""The scenario: the VM a user builds (FORMAT.md, "Scenario").
+
+Plain dataclasses, fully validated: once a :class:`Scenario` exists, the
+model can route on it without re-checking anything. The same checks run on
+file load and on every GUI edit (:func:`check_scenario`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from .errors import ScenarioError
+from .numbers import U8_MAX, U32_MAX, fmt_id
+
+MAX_VCPUS = 4096  # x86 KVM_MAX_VCPUS
+MAX_VCPU_ID = 0xFFFFFFFE
+KVM_MAX_VCPU_IDS = 16384  # the largest value KVM ever accepted
+ARB_PRIO_MAX = 0x7FFFFFFF  # KVM keeps it in an int
+MAX_INTERRUPTS = 10000
+
+APIC_MODES = ("xapic", "x2apic", "disabled")
+DEST_MODES = ("physical", "logical")
+SHORTHANDS = ("none", "self", "all", "all-but-self")
+DELIVERIES = ("fixed", "lowest", "smi", "nmi", "init", "sipi")
+
+DFR_FLAT = 0xFFFFFFFF
+DFR_CLUSTER = 0x0FFFFFFF
+APIC_BROADCAST = 0xFF
+X2APIC_BROADCAST = 0xFFFFFFFF
+
+
+@dataclass
+class KvmConfig:
+    """What userspace and the host chose: kernel, KVM_CAP_X2APIC_API flags, module params."""
+
+    kernel: str = "upstream"
+    use_32bit_ids: bool = False
+    disable_broadcast_quirk: bool = False
+    vector_hashing: bool = True
+    map_alloc_fails: bool = False
+
+
+@dataclass
+class Vcpu:
+    """One vCPU's local APIC registers that matter for routing."""
+
+    id: int
+    apic: str = "xapic"
+    sw_enabled: bool = True
+    xapic_id: int = -1  # -1: the KVM reset value, id & 0xff (fixed up in __post_init__)
+    logical_id: int = 0
+    dfr: int = DFR_FLAT
+    arb_prio: int = 0
+
+    def __post_init__(self) -> None:
+        if self.xapic_id < 0:
+            self.xapic_id = self.id & 0xFF
+
+    @property
+    def present(self) -> bool:
+        """Hardware-enabled: in the map loops at all (kvm_apic_present)."""
+        return self.apic != "disabled"
+
+    @property
+    def x2apic_mode(self) -> bool:
+        return self.apic == "x2apic"
+
+    @property
+    def x2apic_ldr(self) -> int:
+        """The read-only x2APIC LDR KVM derives from the x2APIC ID (wraps past 2^20)."""
+        return (((self.id >> 4) << 16) | (1 << (self.id & 0xF))) & U32_MAX
+
+    @property
+    def ldr(self) -> int:
+        """Logical ID as the map code sees it: 32-bit LDR in x2APIC mode, 8 bits in xAPIC."""
+        return self.x2apic_ldr if self.x2apic_mode else self.logical_id
+
+    @property
+    def physical_id(self) -> int:
+        """The APIC ID this vCPU answers to in its current mode."""
+        return self.id if self.x2apic_mode else self.xapic_id
+
+    @property
+    def dfr_model(self) -> str:
+        """"flat", "cluster", or "neither" (a raw value the slow path never matches)."""
+        if self.dfr == DFR_FLAT:
+            return "flat"
+        if self.dfr == DFR_CLUSTER:
+            return "cluster"
+        return "neither"
+
+    def label(self) -> str:
+        return f"vCPU {fmt_id(self.id)}"
+
+
+@dataclass
+class Interrupt:
+    """One message: an IPI from ``source`` or an MSI / I/O APIC message (source None)."""
+
+    name: str = ""
+    source: int | None = None
+    dest_mode: str = "physical"
+    dest: int | None = 0
+    shorthand: str = "none"
+    delivery: str = "fixed"
+    vector: int = 0
+
+    @property
+    def logical(self) -> bool:
+        return self.dest_mode == "logical"
+
+    def describe(self) -> str:
+        """Short label: 'IPI from 0x1 to logical 0x3 (fixed, vector 48)'."""
+        who = "MSI" if self.source is None else f"IPI from {fmt_id(self.source)}"
+        if self.shorthand != "none":
+            where = {"self": "self", "all": "all", "all-but-self": "all but self"}[self.shorthand]
+        else:
+            where = f"{self.dest_mode} {fmt_id(self.dest or 0)}"
+        return f"{who} to {where} ({self.delivery}, vector {self.vector})"
+
+
+@dataclass
+class Scenario:
+    """A VM's vCPUs in creation order, the KVM configuration and the messages to route."""
+
+    title: str = ""
+    notes: str = ""
+    kvm: KvmConfig = field(default_factory=KvmConfig)
+    vcpus: list[Vcpu] = field(default_factory=list)
+    interrupts: list[Interrupt] = field(default_factory=list)
+
+    def vcpu_by_id(self) -> dict[int, Vcpu]:
+        return {v.id: v for v in self.vcpus}
+
+    def copy(self) -> Scenario:
+        """A deep copy cheap enough to take on every edit (undo snapshots, worker threads)."""
+        return Scenario(
+            title=self.title,
+            notes=self.notes,
+            kvm=replace(self.kvm),
+            vcpus=[replace(v) for v in self.vcpus],
+            interrupts=[replace(i) for i in self.interrupts],
+        )
+
+
+def check_interrupt(irq: Interrupt, index: int, vcpus: dict[int, Vcpu]) -> None:
+    """Cross-field rules of one interrupt (FORMAT.md, "interrupts")."""
+    where = f"interrupts[{index}]"
+    if irq.shorthand != "none" and irq.source is None:
+        raise ScenarioError(f"{where}.shorthand", f'"{irq.shorthand}" needs a source vCPU (an MSI has no "self")')
+    sender = None
+    if irq.source is not None:
+        sender = vcpus.get(irq.source)
+        if sender is None:
+            raise ScenarioError(f"{where}.source", f"no vCPU has id {fmt_id(irq.source)}")
+        if not sender.present:
+            raise ScenarioError(
+                f"{where}.source", f"vCPU {fmt_id(irq.source)} is hardware-disabled and sends nothing"
+            )
+    if irq.shorthand == "none":
+        if irq.dest is None:
+            raise ScenarioError(f"{where}.dest", 'required when shorthand is "none"')
+        if sender is not None and not sender.x2apic_mode and irq.dest > U8_MAX:
+            raise ScenarioError(
+                f"{where}.dest",
+                f"{fmt_id(irq.dest)} is out of range for an xAPIC-mode sender (8-bit ICR destination); "
+                f"allowed 0..0xff",
+            )
+
+
+def check_scenario(scenario: Scenario) -> None:
+    """Rules that span several fields: unique IDs, counts, interrupt sources."""
+    if len(scenario.vcpus) > MAX_VCPUS:
+        raise ScenarioError("vcpus", f"{len(scenario.vcpus)} vCPUs; at most {MAX_VCPUS} (KVM_MAX_VCPUS)")
+    if len(scenario.interrupts) > MAX_INTERRUPTS:
+        raise ScenarioError("interrupts", f"{len(scenario.interrupts)} interrupts; at most {MAX_INTERRUPTS}")
+    seen: dict[int, int] = {}
+    for index, vcpu in enumerate(scenario.vcpus):
+        if vcpu.id in seen:
+            raise ScenarioError(
+                f"vcpus[{index}].id",
+                f"{fmt_id(vcpu.id)} is already used by vcpus[{seen[vcpu.id]}]; vCPU IDs are unique",
+            )
+        seen[vcpu.id] = index
+    by_id = scenario.vcpu_by_id()
+    for index, irq in enumerate(scenario.interrupts):
+        check_interrupt(irq, index, by_id)
+
+
+def scenario_warnings(scenario: Scenario) -> list[str]:
+    """Things KVM itself would refuse, but that a what-if scenario may still ask."""
+    out = []
+    for index, vcpu in enumerate(scenario.vcpus):
+        if vcpu.id >= KVM_MAX_VCPU_IDS:
+            out.append(
+                f"vcpus[{index}].id: {fmt_id(vcpu.id)} is at or above KVM_MAX_VCPU_IDS "
+                f"({KVM_MAX_VCPU_IDS}); KVM would refuse to create this vCPU"
+            )
+    if len(out) > 20:
+        out = out[:20] + [f"... and {len(out) - 20} more vCPU IDs above KVM_MAX_VCPU_IDS"]
+    return out

@@ -1,0 +1,329 @@
+"""Reading and writing ``*.apicviz.json`` files (FORMAT.md, version 1).
+
+Every rule produces a :class:`ScenarioError` naming the field, the bad value
+and what is allowed. Hostile input (huge files, deep nesting, binary) is
+refused before or while parsing, never by crashing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .errors import ScenarioError
+from .kernels import parse_kernel
+from .numbers import U8_MAX, U32_MAX, parse_int
+from .scenario import (
+    APIC_MODES,
+    ARB_PRIO_MAX,
+    DELIVERIES,
+    DEST_MODES,
+    DFR_CLUSTER,
+    DFR_FLAT,
+    MAX_INTERRUPTS,
+    MAX_VCPU_ID,
+    MAX_VCPUS,
+    SHORTHANDS,
+    Interrupt,
+    KvmConfig,
+    Scenario,
+    Vcpu,
+    check_scenario,
+)
+
+FORMAT_NAME = "apicviz-scenario"
+FORMAT_VERSION = 1
+MAX_FILE_BYTES = 32 * 1024 * 1024
+MAX_TEXT = 1_000_000
+
+_TOP_KEYS = {"format", "version", "title", "notes", "kvm", "vcpus", "interrupts"}
+_KVM_KEYS = {"kernel", "x2apic_api", "vector_hashing", "map_alloc_fails"}
+_X2APIC_API_KEYS = {"use_32bit_ids", "disable_broadcast_quirk"}
+_VCPU_KEYS = {"id", "apic", "sw_enabled", "xapic_id", "logical_id", "dfr", "arb_prio"}
+_IRQ_KEYS = {"name", "source", "dest_mode", "dest", "shorthand", "delivery", "vector"}
+
+
+def _object(value: Any, where: str, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ScenarioError(where or "(top level)", f"expected a JSON object, got {_kind(value)}")
+    for key in value:
+        if key not in allowed:
+            prefix = f"{where}." if where else ""
+            raise ScenarioError(
+                f"{prefix}{key}", f"unknown key; allowed here: {', '.join(sorted(allowed))}"
+            )
+    return value
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ScenarioError(where, f"expected true or false, got {_kind(value)}")
+    return value
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise ScenarioError(where, f"expected a string, got {_kind(value)}")
+    if len(value) > MAX_TEXT:
+        raise ScenarioError(where, f"{len(value)} characters; at most {MAX_TEXT}")
+    return value
+
+
+def _choice(value: Any, where: str, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        shown = repr(value)[:40] if isinstance(value, str) else _kind(value)
+        raise ScenarioError(where, f"{shown} is not allowed; use one of {', '.join(choices)}")
+    return value
+
+
+def parse_dfr(value: Any, where: str) -> int:
+    """``"flat"``, ``"cluster"`` or any raw 32-bit register value."""
+    if isinstance(value, str) and value.strip().lower() in ("flat", "cluster"):
+        return DFR_FLAT if value.strip().lower() == "flat" else DFR_CLUSTER
+    return parse_int(value, where, 0, U32_MAX)
+
+
+def _kvm(raw: Any) -> KvmConfig:
+    obj = _object(raw, "kvm", _KVM_KEYS)
+    kvm = KvmConfig()
+    if "kernel" in obj:
+        kvm.kernel = parse_kernel(obj["kernel"], "kvm.kernel")
+    if "x2apic_api" in obj:
+        api = _object(obj["x2apic_api"], "kvm.x2apic_api", _X2APIC_API_KEYS)
+        if "use_32bit_ids" in api:
+            kvm.use_32bit_ids = _bool(api["use_32bit_ids"], "kvm.x2apic_api.use_32bit_ids")
+        if "disable_broadcast_quirk" in api:
+            kvm.disable_broadcast_quirk = _bool(
+                api["disable_broadcast_quirk"], "kvm.x2apic_api.disable_broadcast_quirk"
+            )
+    if "vector_hashing" in obj:
+        kvm.vector_hashing = _bool(obj["vector_hashing"], "kvm.vector_hashing")
+    if "map_alloc_fails" in obj:
+        kvm.map_alloc_fails = _bool(obj["map_alloc_fails"], "kvm.map_alloc_fails")
+    return kvm
+
+
+def _vcpu(raw: Any, where: str) -> Vcpu:
+    obj = _object(raw, where, _VCPU_KEYS)
+    if "id" not in obj:
+        raise ScenarioError(f"{where}.id", "required (the vCPU ID given to KVM_CREATE_VCPU)")
+    vcpu_id = parse_int(obj["id"], f"{where}.id", 0, MAX_VCPU_ID)
+    vcpu = Vcpu(id=vcpu_id)
+    if "apic" in obj:
+        vcpu.apic = _choice(obj["apic"], f"{where}.apic", APIC_MODES)
+    if "sw_enabled" in obj:
+        vcpu.sw_enabled = _bool(obj["sw_enabled"], f"{where}.sw_enabled")
+    if "xapic_id" in obj:
+        vcpu.xapic_id = parse_int(obj["xapic_id"], f"{where}.xapic_id", 0, U8_MAX)
+    if "logical_id" in obj:
+        vcpu.logical_id = parse_int(obj["logical_id"], f"{where}.logical_id", 0, U8_MAX)
+    if "dfr" in obj:
+        vcpu.dfr = parse_dfr(obj["dfr"], f"{where}.dfr")
+    if "arb_prio" in obj:
+        vcpu.arb_prio = parse_int(obj["arb_prio"], f"{where}.arb_prio", 0, ARB_PRIO_MAX)
+    return vcpu
+
+
+def _interrupt(raw: Any, where: str) -> Interrupt:
+    obj = _object(raw, where, _IRQ_KEYS)
+    irq = Interrupt(dest=None)
+    if "name" in obj:
+        irq.name = _text(obj["name"], f"{where}.name")
+    if obj.get("source") is not None:
+        irq.source = parse_int(obj["source"], f"{where}.source", 0, MAX_VCPU_ID)
+    if "dest_mode" in obj:
+        irq.dest_mode = _choice(obj["dest_mode"], f"{where}.dest_mode", DEST_MODES)
+    if "shorthand" in obj:
+        irq.shorthand = _choice(obj["shorthand"], f"{where}.shorthand", SHORTHANDS)
+    if "delivery" in obj:
+        irq.delivery = _choice(obj["delivery"], f"{where}.delivery", DELIVERIES)
+    if obj.get("dest") is not None:
+        irq.dest = parse_int(obj["dest"], f"{where}.dest", 0, U32_MAX)
+    if "vector" in obj:
+        irq.vector = parse_int(obj["vector"], f"{where}.vector", 0, U8_MAX)
+    return irq
+
+
+def _list(value: Any, where: str, limit: int) -> list[Any]:
+    if not isinstance(value, list):
+        raise ScenarioError(where, f"expected a list, got {_kind(value)}")
+    if len(value) > limit:
+        raise ScenarioError(where, f"{len(value)} entries; at most {limit}")
+    return value
+
+
+def scenario_from_dict(raw: Any) -> Scenario:
+    """Build and validate a scenario from parsed JSON."""
+    obj = _object(raw, "", _TOP_KEYS)
+    if "format" in obj and obj["format"] != FORMAT_NAME:
+        raise ScenarioError("format", f'expected "{FORMAT_NAME}", got {str(obj["format"])[:40]!r}')
+    if "version" in obj:
+        version = obj["version"]
+        if isinstance(version, bool) or version != FORMAT_VERSION:
+            raise ScenarioError("version", f"{str(version)[:20]!r} is not supported; this program reads version 1")
+    scenario = Scenario()
+    if "title" in obj:
+        scenario.title = _text(obj["title"], "title")
+    if "notes" in obj:
+        scenario.notes = _text(obj["notes"], "notes")
+    if "kvm" in obj:
+        scenario.kvm = _kvm(obj["kvm"])
+    if "vcpus" not in obj:
+        raise ScenarioError("vcpus", "required: the list of vCPUs in creation order")
+    scenario.vcpus = [
+        _vcpu(v, f"vcpus[{i}]") for i, v in enumerate(_list(obj["vcpus"], "vcpus", MAX_VCPUS))
+    ]
+    if "interrupts" in obj:
+        scenario.interrupts = [
+            _interrupt(q, f"interrupts[{i}]")
+            for i, q in enumerate(_list(obj["interrupts"], "interrupts", MAX_INTERRUPTS))
+        ]
+    check_scenario(scenario)
+    return scenario
+
+
+def scenario_from_text(text: str | bytes) -> Scenario:
+    """Parse JSON text; non-JSON, binary and pathological nesting become ScenarioError."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_FILE_BYTES:
+            raise ScenarioError("", f"file is {len(text)} bytes; at most {MAX_FILE_BYTES} for a scenario")
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ScenarioError("", f"not a UTF-8 text file (byte {exc.start} is {text[exc.start]:#04x})") from None
+    if len(text) > MAX_FILE_BYTES:
+        raise ScenarioError("", f"file has {len(text)} characters; at most {MAX_FILE_BYTES} for a scenario")
+    if "\x00" in text:
+        raise ScenarioError("", f"not a JSON text: NUL byte at offset {text.index(chr(0))}")
+    try:
+        raw = json.loads(text)
+    except RecursionError:
+        raise ScenarioError("", "JSON nested too deeply to be a scenario") from None
+    except json.JSONDecodeError as exc:
+        raise ScenarioError("", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except ValueError as exc:  # e.g. int too large to convert
+        raise ScenarioError("", f"not valid JSON: {exc}") from None
+    return scenario_from_dict(raw)
+
+
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """Read a scenario file; every failure is a ScenarioError naming the problem."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScenarioError("", f"{p.name} is {size} bytes; at most {MAX_FILE_BYTES} for a scenario")
+        with p.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ScenarioError("", f"cannot read {p}: {exc.strerror or exc}") from None
+    return scenario_from_text(data)
+
+
+def _compact_int(value: int, hex_form: bool) -> int | str:
+    return f"{value:#x}" if hex_form else value
+
+
+def dfr_to_json(dfr: int) -> int | str:
+    if dfr == DFR_FLAT:
+        return "flat"
+    if dfr == DFR_CLUSTER:
+        return "cluster"
+    return f"{dfr:#010x}"
+
+
+def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
+    """The file form; defaults are written out for the KVM side, omitted for vCPUs."""
+    kvm = scenario.kvm
+    out: dict[str, Any] = {"format": FORMAT_NAME, "version": FORMAT_VERSION}
+    if scenario.title:
+        out["title"] = scenario.title
+    if scenario.notes:
+        out["notes"] = scenario.notes
+    out["kvm"] = {
+        "kernel": kvm.kernel,
+        "x2apic_api": {
+            "use_32bit_ids": kvm.use_32bit_ids,
+            "disable_broadcast_quirk": kvm.disable_broadcast_quirk,
+        },
+        "vector_hashing": kvm.vector_hashing,
+        "map_alloc_fails": kvm.map_alloc_fails,
+    }
+    vcpus = []
+    for v in scenario.vcpus:
+        item: dict[str, Any] = {"id": v.id, "apic": v.apic}
+        if not v.sw_enabled:
+            item["sw_enabled"] = False
+        if v.xapic_id != v.id & 0xFF:
+            item["xapic_id"] = v.xapic_id
+        if v.logical_id:
+            item["logical_id"] = v.logical_id
+        if v.dfr != DFR_FLAT:
+            item["dfr"] = dfr_to_json(v.dfr)
+        if v.arb_prio:
+            item["arb_prio"] = v.arb_prio
+        vcpus.append(item)
+    out["vcpus"] = vcpus
+    irqs = []
+    for q in scenario.interrupts:
+        item = {}
+        if q.name:
+            item["name"] = q.name
+        item["source"] = q.source
+        item["dest_mode"] = q.dest_mode
+        if q.dest is not None:
+            item["dest"] = q.dest
+        item["shorthand"] = q.shorthand
+        item["delivery"] = q.delivery
+        item["vector"] = q.vector
+        irqs.append(item)
+    out["interrupts"] = irqs
+    return out
+
+
+def scenario_to_text(scenario: Scenario) -> str:
+    """Pretty JSON with one vCPU or interrupt per line, so diffs of scenarios stay readable."""
+    data = scenario_to_dict(scenario)
+    vcpus = data.pop("vcpus")
+    irqs = data.pop("interrupts")
+    head = json.dumps(data, indent=2, ensure_ascii=False)[:-2]
+    parts = [head + ","]
+    parts.append('  "vcpus": [' + ",".join("\n    " + json.dumps(v) for v in vcpus) + ("\n  ]," if vcpus else "],"))
+    parts.append(
+        '  "interrupts": [' + ",".join("\n    " + json.dumps(q, ensure_ascii=False) for q in irqs)
+        + ("\n  ]" if irqs else "]")
+    )
+    return "\n".join(parts) + "\n}\n"
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write, flush, fsync, rename: a crash leaves either the old file or the new one."""
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def save_scenario(scenario: Scenario, path: str | os.PathLike[str]) -> None:
+    """Validate, then save atomically; OSError is left to the caller to report."""
+    check_scenario(scenario)
+    atomic_write(path, scenario_to_text(scenario).encode("utf-8"))

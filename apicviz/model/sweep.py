@@ -1,0 +1,206 @@
+"""Every destination of a VM, routed: where fast path, slow path and hardware disagree.
+
+A user types a handful of interrupts; a VM has thousands of possible
+destinations. The sweep routes each physical destination
+0..max(0xff, largest ID) and broadcast, and each logical destination that
+can reach someone, as an MSI and as an IPI from each APIC mode present,
+with fixed delivery.
+
+Destinations above 0xff that no vCPU, map slot or boundary names behave
+alike within their residue mod 256 (only xAPIC-mode APICs, which see the low
+8 bits, can tell them apart), so each such class is routed once, for its
+smallest member, and reported with its size. That keeps a vCPU ID near 2^32
+as cheap as ID 300.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .analysis import Evaluation
+from .numbers import fmt_id
+from .routing import Route
+from .scenario import APIC_BROADCAST, X2APIC_BROADCAST, Interrupt
+
+MSI, IPI_XAPIC, IPI_X2APIC = "msi", "ipi-xapic", "ipi-x2apic"
+SENDER_TEXT = {MSI: "MSI", IPI_XAPIC: "IPI from an xAPIC vCPU", IPI_X2APIC: "IPI from an x2APIC vCPU"}
+
+
+@dataclass
+class SweepRow:
+    """One destination (or class of destinations) where the answers differ."""
+
+    dest_mode: str
+    senders: tuple[str, ...]
+    dest: int
+    route: Route
+    count: int = 1
+    #: For a class: the residue mod 256 its members share.
+    residue: int | None = None
+
+    @property
+    def fast_vs_slow(self) -> bool:
+        return self.route.targets != self.route.slow_path_targets
+
+    @property
+    def kvm_vs_hardware(self) -> bool:
+        return bool(self.route.dropped or self.route.extra)
+
+    def dest_text(self) -> str:
+        if self.count == 1:
+            return f"{self.dest_mode} {fmt_id(self.dest)}"
+        return (f"{self.dest_mode} {fmt_id(self.dest)} and {self.count - 1} more "
+                f"(every ID ≡ {fmt_id(self.residue or 0)} mod 0x100 above 0xff that no vCPU holds)")
+
+    def describe(self, ev: Evaluation) -> str:
+        r = self.route
+        senders = "/".join(SENDER_TEXT[s] for s in self.senders)
+        parts = [f"{self.dest_text()} ({senders}): KVM {r.path} path → {_ids(ev, r.targets)}"]
+        if self.fast_vs_slow:
+            parts.append(f"slow path → {_ids(ev, r.slow_path_targets)}")
+        parts.append(f"hardware → {_ids(ev, r.hardware_targets)}")
+        if r.dropped:
+            parts.append(f"DROPPED {_ids(ev, r.dropped)}")
+        if r.extra:
+            parts.append(f"extra {_ids(ev, r.extra)}")
+        return "; ".join(parts)
+
+
+def _ids(ev: Evaluation, idxs: list[int]) -> str:
+    if not idxs:
+        return "nobody"
+    ids = ev.ids(idxs)
+    text = ", ".join(fmt_id(i) for i in ids[:8])
+    return f"[{text}{', …' if len(ids) > 8 else ''}]" + (f" ({len(ids)})" if len(ids) > 8 else "")
+
+
+@dataclass
+class SweepResult:
+    rows: list[SweepRow] = field(default_factory=list)
+    checked: int = 0  # destinations covered, classes counted with their size
+
+    @property
+    def dropped_deliveries(self) -> int:
+        return sum(len(r.route.dropped) * r.count * len(r.senders) for r in self.rows)
+
+    @property
+    def fast_slow_disagreements(self) -> int:
+        return sum(r.count * len(r.senders) for r in self.rows if r.fast_vs_slow)
+
+    def summary(self, ev: Evaluation) -> str:
+        return (f"sweep: {self.checked:,} destinations × senders checked (fixed delivery); "
+                f"{len(self.rows)} where KVM and hardware or fast and slow path disagree; "
+                f"{self.dropped_deliveries:,} dropped deliveries")
+
+    def to_json(self, ev: Evaluation) -> dict[str, Any]:
+        ids = ev.ids
+        return {
+            "delivery": "fixed",
+            "checked": self.checked,
+            "dropped_deliveries": self.dropped_deliveries,
+            "rows": [
+                {
+                    "dest_mode": r.dest_mode,
+                    "senders": list(r.senders),
+                    "dest": r.dest,
+                    "count": r.count,
+                    "residue": r.residue,
+                    "path": r.route.path,
+                    "targets": ids(r.route.targets),
+                    "slow_path_targets": ids(r.route.slow_path_targets),
+                    "hardware_targets": ids(r.route.hardware_targets),
+                    "dropped": ids(r.route.dropped),
+                    "extra": ids(r.route.extra),
+                    "fast_vs_slow": r.fast_vs_slow,
+                    "kvm_vs_hardware": r.kvm_vs_hardware,
+                }
+                for r in self.rows
+            ],
+        }
+
+
+def _disagrees(route: Route) -> bool:
+    return bool(route.dropped or route.extra or route.targets != route.slow_path_targets)
+
+
+def sweep(ev: Evaluation) -> SweepResult:
+    """Route every destination of the VM; keep those where the answers differ."""
+    router = ev.router
+    vcpus = ev.scenario.vcpus
+    out = SweepResult()
+    if not router.present:
+        return out
+    senders: dict[str, int | None] = {MSI: None}
+    if router.xapic_present:
+        senders[IPI_XAPIC] = router.xapic_present[0]
+    if router.x2_present:
+        senders[IPI_X2APIC] = router.x2_present[0]
+    wide = tuple(s for s in senders if s != IPI_XAPIC)  # senders with a 32-bit destination
+    top = max(0xFF, max(vcpus[i].id for i in router.present))
+    specials = (APIC_BROADCAST, X2APIC_BROADCAST)
+    route_dest = router.route_dest
+
+    def add(dest_mode: str, dest: int, group: tuple[str, ...], irq: Interrupt) -> None:
+        if dest in specials:  # broadcast handling depends on the sender: route each
+            for s in group:
+                r = route_dest(irq, dest, senders[s])
+                out.checked += 1
+                if _disagrees(r):
+                    out.rows.append(SweepRow(dest_mode, (s,), dest, r))
+            return
+        r = route_dest(irq, dest, senders[group[0]])
+        out.checked += len(group)
+        if _disagrees(r):
+            out.rows.append(SweepRow(dest_mode, group, dest, r))
+
+    # Physical destinations.
+    phys_irq = Interrupt(dest_mode="physical", delivery="fixed")
+    named = set(range(0x100))
+    named.update(vcpus[i].id for i in router.present)
+    amap = ev.result.map
+    if amap is not None:
+        named.update(k for k in amap.phys_map if k <= top)
+        if amap.max_apic_id + 1 <= top:
+            named.add(amap.max_apic_id + 1)
+    for dest in sorted(named):
+        group = tuple(senders) if dest <= 0xFF else wide
+        add("physical", dest, group, phys_irq)
+    add("physical", X2APIC_BROADCAST, wide, phys_irq)
+    # Classes of unnamed destinations above 0xff, one per residue mod 256.
+    if top > 0xFF:
+        named_by_residue: dict[int, int] = {}
+        for d in named:
+            if d > 0xFF:
+                named_by_residue[d & 0xFF] = named_by_residue.get(d & 0xFF, 0) + 1
+        for residue in range(0x100):
+            size = (top - residue) // 0x100 - (0xFF - residue) // 0x100 if top >= residue else 0
+            size -= named_by_residue.get(residue, 0)
+            if size <= 0:
+                continue
+            first = _first_unnamed(residue, named, top)
+            r = route_dest(phys_irq, first, senders[wide[0]])
+            out.checked += size * len(wide)
+            if _disagrees(r):
+                out.rows.append(SweepRow("physical", wide, first, r, count=size, residue=residue))
+
+    # Logical destinations: every 8-bit value, and each x2APIC cluster's bits.
+    log_irq = Interrupt(dest_mode="logical", delivery="fixed")
+    for dest in range(1, 0x100):
+        add("logical", dest, tuple(senders), log_irq)
+    clusters = {vcpus[i].x2apic_ldr >> 16 for i in router.x2_present}
+    if amap is not None and amap.logical_mode == "x2apic":
+        clusters.update(k >> 4 for k in amap.phys_map)
+    for cluster in sorted(clusters):
+        base = cluster << 16
+        for dest in [base | (1 << b) for b in range(16)] + [base | 0xFFFF]:
+            if dest > 0xFF:
+                add("logical", dest, wide, log_irq)
+    add("logical", X2APIC_BROADCAST, wide, log_irq)
+    return out
+
+
+def _first_unnamed(residue: int, named: set[int], top: int) -> int:
+    dest = 0x100 + residue
+    while dest in named and dest <= top:
+        dest += 0x100
+    return dest
