@@ -119,10 +119,6 @@ class SweepResult:
         }
 
 
-def _disagrees(route: Route) -> bool:
-    return bool(route.dropped or route.extra or route.targets != route.slow_path_targets)
-
-
 def sweep(ev: Evaluation) -> SweepResult:
     """Route every destination of the VM; keep those where the answers differ."""
     router = ev.router
@@ -138,19 +134,19 @@ def sweep(ev: Evaluation) -> SweepResult:
     wide = tuple(s for s in senders if s != IPI_XAPIC)  # senders with a 32-bit destination
     top = max(0xFF, max(vcpus[i].id for i in router.present))
     specials = (APIC_BROADCAST, X2APIC_BROADCAST)
-    route_dest = router.route_dest
+    check = router.route_if_disagreeing
 
     def add(dest_mode: str, dest: int, group: tuple[str, ...], irq: Interrupt) -> None:
         if dest in specials:  # broadcast handling depends on the sender: route each
             for s in group:
-                r = route_dest(irq, dest, senders[s])
+                r = check(irq, dest, senders[s])
                 out.checked += 1
-                if _disagrees(r):
+                if r is not None:
                     out.rows.append(SweepRow(dest_mode, (s,), dest, r))
             return
-        r = route_dest(irq, dest, senders[group[0]])
+        r = check(irq, dest, senders[group[0]])
         out.checked += len(group)
-        if _disagrees(r):
+        if r is not None:
             out.rows.append(SweepRow(dest_mode, group, dest, r))
 
     # Physical destinations.
@@ -178,9 +174,9 @@ def sweep(ev: Evaluation) -> SweepResult:
             if size <= 0:
                 continue
             first = _first_unnamed(residue, named, top)
-            r = route_dest(phys_irq, first, senders[wide[0]])
+            r = check(phys_irq, first, senders[wide[0]])
             out.checked += size * len(wide)
-            if _disagrees(r):
+            if r is not None:
                 out.rows.append(SweepRow("physical", wide, first, r, count=size, residue=residue))
 
     # Logical destinations: every 8-bit value, and each x2APIC cluster's bits.
