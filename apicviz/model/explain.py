@@ -1,8 +1,17 @@
-"""Step-by-step, plain-words account of why each vCPU did or did not get a message."""
+"""Step-by-step, plain-words account of why each vCPU did or did not get a message.
+
+The yes/no answers come from the routing functions themselves
+(:func:`~apicviz.model.routing.kvm_apic_match_dest`, ``hardware_match``);
+this module only puts the rule that decided into words a student follows.
+"""
 from __future__ import annotations
 
 from .analysis import Evaluation
 from .numbers import fmt_id
+from .routing import hardware_match, kvm_apic_match_dest, mda_for
+from .scenario import APIC_BROADCAST, X2APIC_BROADCAST, Interrupt, KvmConfig, Vcpu
+
+MAX_VCPU_LINES = 24
 
 
 def _names(ev: Evaluation, idxs: list[int]) -> str:
@@ -13,9 +22,54 @@ def _names(ev: Evaluation, idxs: list[int]) -> str:
     return shown + (f" … ({len(ids)} vCPUs)" if len(ids) > 12 else "")
 
 
+def describe_vcpu(v: Vcpu) -> str:
+    if not v.present:
+        return f"vCPU {fmt_id(v.id)} (hardware-disabled)"
+    if v.x2apic_mode:
+        return f"vCPU {fmt_id(v.id)} (x2APIC, LDR {fmt_id(v.x2apic_ldr)})"
+    return (f"vCPU {fmt_id(v.id)} (xAPIC ID {fmt_id(v.xapic_id)}, logical {fmt_id(v.logical_id)} {v.dfr_model}"
+            + ("" if v.sw_enabled else ", software-disabled") + ")")
+
+
+def slow_rule(target: Vcpu, source: Vcpu | None, irq: Interrupt, dest: int, kvm: KvmConfig) -> str:
+    """Which clause of kvm_apic_match_dest decides for ``target`` (the verdict comes from the function)."""
+    matched = kvm_apic_match_dest(target, source, irq, dest, kvm)
+    verdict = "matches" if matched else "does not match"
+    if irq.shorthand != "none":
+        return f"{verdict}: shorthand \"{irq.shorthand}\""
+    mda = mda_for(target, dest, source is not None, kvm)
+    x2 = target.x2apic_mode
+    if mda == (X2APIC_BROADCAST if x2 else APIC_BROADCAST):
+        extra = " (an MSI to 0xff counts as 0xffffffff for x2APIC targets: broadcast quirk)" if mda != dest else ""
+        return f"{verdict}: {fmt_id(mda)} is its broadcast{extra}"
+    if not irq.logical:
+        if x2:
+            return f"{verdict}: physical {fmt_id(mda)} against its x2APIC ID {fmt_id(target.id)}"
+        if mda > 0xFF:
+            return (f"{verdict}: physical {fmt_id(mda)} is above 0xff, so KVM compares it with the x2APIC ID "
+                    f"{fmt_id(target.id)} even in xAPIC mode (hotplug hack)")
+        return f"{verdict}: physical {fmt_id(mda)} against its xAPIC ID {fmt_id(target.xapic_id)}"
+    if x2:
+        return (f"{verdict}: logical cluster {fmt_id(mda >> 16)} bits {fmt_id(mda & 0xFFFF)} against its LDR "
+                f"{fmt_id(target.x2apic_ldr)}")
+    model = target.dfr_model
+    if model == "flat":
+        return f"{verdict}: flat logical {fmt_id(mda)} shares a bit with its logical ID {fmt_id(target.logical_id)}" \
+            if matched else f"{verdict}: flat logical {fmt_id(mda)} has no bit of its logical ID {fmt_id(target.logical_id)}"
+    if model == "cluster":
+        return (f"{verdict}: cluster logical {fmt_id(mda)} (cluster {fmt_id(mda >> 4)}) against its logical ID "
+                f"{fmt_id(target.logical_id)} (cluster {fmt_id(target.logical_id >> 4)})")
+    return f"{verdict}: its DFR {target.dfr:#010x} is neither flat nor cluster, which the slow path never matches"
+
+
 def explain_route(ev: Evaluation, n: int, brief: bool = False) -> list[str]:
-    """Lines that explain interrupt ``n``: the path, the rule, and what hardware would do."""
-    irq = ev.scenario.interrupts[n]
+    """Lines that explain interrupt ``n``: the path, the rule, and what hardware would do.
+
+    ``brief`` gives the summary only; otherwise one line per vCPU follows
+    (the involved ones first, at most :data:`MAX_VCPU_LINES`).
+    """
+    scenario = ev.scenario
+    irq = scenario.interrupts[n]
     r = ev.routes[n]
     lines = []
     if r.path == "fast":
@@ -23,11 +77,22 @@ def explain_route(ev: Evaluation, n: int, brief: bool = False) -> list[str]:
     else:
         lines.append(f"Slow path: {r.fast_note}; KVM checks every vCPU with kvm_apic_match_dest() "
                      f"and delivers to {_names(ev, r.targets)}.")
+    if irq.delivery == "lowest" and r.path == "slow" and r.delivery == "lowest":
+        rule = ("vector hashing picks candidate (vector mod number of software-enabled matches)"
+                if scenario.kvm.vector_hashing else "the software-enabled match with the smallest arb_prio wins")
+        lines.append(f"Lowest priority on the slow path: {rule}.")
     if r.delivery != irq.delivery:
         lines.append("Physical lowest priority to 0xff is a broadcast: the slow path turns it into fixed delivery.")
     refused = [i for i in r.targets if i not in set(r.accepted)]
     if refused:
         lines.append(f"Software-disabled APIC(s) {_names(ev, refused)} discard the {irq.delivery} message.")
+    losers = ev.result.phys_losers
+    for table, slot in r.slots:
+        if table == "phys" and slot in losers:
+            lost = [i for i in losers[slot] if ev.result.map and ev.result.map.phys_map.get(slot) != i]
+            if lost:
+                lines.append(f"Slot {fmt_id(slot)} can hold one vCPU: {_names(ev, lost)} also wanted it and lost "
+                             f"(before 6.3, or with 32-bit IDs, KVM keeps going instead of giving up the map).")
     if r.path == "fast" and r.slow_path_targets != r.targets:
         lines.append(f"The slow path alone would have chosen {_names(ev, r.slow_path_targets)}: "
                      f"KVM's optimized map disagrees with its own reference.")
@@ -37,4 +102,32 @@ def explain_route(ev: Evaluation, n: int, brief: bool = False) -> list[str]:
         lines.append(f"DROPPED: {_names(ev, r.dropped)} should get it but do not.")
     if r.extra:
         lines.append(f"Extra: {_names(ev, r.extra)} get it although hardware would not deliver there.")
+    if brief:
+        return lines
+    lines.append("")
+    lines.append("Each vCPU:")
+    router = ev.router
+    source_idx = router.index_of.get(irq.source) if irq.source is not None else None
+    source = scenario.vcpus[source_idx] if source_idx is not None else None
+    dest = irq.dest or 0
+    if source is not None and not source.x2apic_mode:
+        dest &= 0xFF
+    involved = set(r.targets) | set(r.slow_path_targets) | set(r.hardware_targets)
+    order = sorted(range(len(scenario.vcpus)), key=lambda i: (i not in involved, i))
+    targets, dropped, extra = set(r.targets), set(r.dropped), set(r.extra)
+    for idx in order[:MAX_VCPU_LINES]:
+        v = scenario.vcpus[idx]
+        if not v.present:
+            lines.append(f"• {describe_vcpu(v)}: receives nothing (APIC hardware-disabled).")
+            continue
+        got = "gets it" if idx in targets else "does not get it"
+        if idx in dropped:
+            got = "DROPPED — " + got
+        elif idx in extra:
+            got = "EXTRA — " + got
+        hw = "would" if hardware_match(v, source, irq, dest, scenario.kvm) else "would not"
+        lines.append(f"• {describe_vcpu(v)} {got}. Slow path {slow_rule(v, source, irq, dest, scenario.kvm)}. "
+                     f"Hardware {hw} accept the address.")
+    if len(order) > MAX_VCPU_LINES:
+        lines.append(f"… {len(order) - MAX_VCPU_LINES} more vCPUs not involved.")
     return lines

@@ -35,7 +35,7 @@ def map_summary(ev: Evaluation) -> list[str]:
     return lines
 
 
-def eval_text(ev: Evaluation, path: str, with_sweep: bool = True) -> str:
+def eval_text(ev: Evaluation, path: str, with_sweep: bool = True, detailed: bool = True) -> str:
     from .explain import explain_route
 
     lines = [f"== {path}" + (f" — {ev.scenario.title}" if ev.scenario.title else "")]
@@ -44,7 +44,7 @@ def eval_text(ev: Evaluation, path: str, with_sweep: bool = True) -> str:
         label = irq.name or irq.describe()
         lines.append("")
         lines.append(f"[{n}] {label}: {irq.describe()}" if irq.name else f"[{n}] {label}")
-        for text in explain_route(ev, n, brief=True):
+        for text in explain_route(ev, n, brief=not detailed):
             lines.append("    " + text)
     if with_sweep:
         from .sweep import sweep
