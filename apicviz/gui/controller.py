@@ -7,11 +7,29 @@ table models need).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
 from ..model import Evaluation, Scenario, evaluate
 from ..model.sweep import SweepResult, sweep
+
+#: Row kinds: which list of the scenario a row signal is about.
+VCPUS = "vcpus"
+INTERRUPTS = "interrupts"
+KINDS = (VCPUS, INTERRUPTS)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field of one row set to a value: the unit undo commands replay."""
+
+    kind: str
+    row: int
+    field: str
+    value: Any
 
 
 class Controller(QObject):
@@ -29,6 +47,19 @@ class Controller(QObject):
     interrupt_selection_changed = Signal(int)
     #: Path or clean/dirty state changed (window title).
     file_state_changed = Signal()
+    #: Fine-grained row signals, (kind, first, last): table models forward
+    #: them as beginInsertRows/endInsertRows and friends.
+    rows_about_to_be_inserted = Signal(str, int, int)
+    rows_inserted = Signal(str)
+    rows_about_to_be_removed = Signal(str, int, int)
+    rows_removed = Signal(str)
+    #: (kind, row, final index of that row after the move)
+    rows_about_to_be_moved = Signal(str, int, int)
+    rows_moved = Signal(str)
+    #: Values of rows first..last changed (kind, first, last).
+    rows_changed = Signal(str, int, int)
+    #: An edit was refused; the message names the field and what is allowed.
+    edit_refused = Signal(str)
 
     def __init__(self, scenario: Scenario | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -40,6 +71,7 @@ class Controller(QObject):
         self.sweep_result: SweepResult | None = None
         self.selected_vcpus: list[int] = []
         self.selected_interrupt: int = -1
+        self.last_refusal: str = ""
         self._sweep_timer = QTimer(self)
         self._sweep_timer.setSingleShot(True)
         self._sweep_timer.setInterval(30)
@@ -65,6 +97,23 @@ class Controller(QObject):
         assert self.sweep_result is not None
         return self.sweep_result
 
+    # ----- file state ---------------------------------------------------------
+
+    @property
+    def dirty(self) -> bool:
+        return not self.undo_stack.isClean()
+
+    def mark_saved(self, path: str) -> None:
+        """After a successful save: remember where, and that nothing is unsaved."""
+        self.path = path
+        self.undo_stack.setClean()
+        self.file_state_changed.emit()
+
+    def refuse(self, message: str) -> None:
+        """Report an edit that was not applied (the views keep the old value)."""
+        self.last_refusal = message
+        self.edit_refused.emit(message)
+
     # ----- selection ----------------------------------------------------------
 
     def select_vcpus(self, indexes: list[int]) -> None:
@@ -80,6 +129,14 @@ class Controller(QObject):
             self.selected_interrupt = row
             self.interrupt_selection_changed.emit(row)
 
+    def _remap_selection(self, kind: str, remap) -> None:
+        """Keep selected rows pointing at the same items after rows moved under them."""
+        if kind == VCPUS:
+            self.select_vcpus([j for j in (remap(i) for i in self.selected_vcpus) if j is not None])
+        elif self.selected_interrupt >= 0:
+            j = remap(self.selected_interrupt)
+            self.select_interrupt(-1 if j is None else j)
+
     # ----- whole-scenario changes --------------------------------------------
 
     def set_scenario(self, scenario: Scenario, path: str | None = None) -> None:
@@ -92,3 +149,84 @@ class Controller(QObject):
         self.scenario_replaced.emit()
         self.rerun()
         self.file_state_changed.emit()
+
+    # ----- mutators (called by undo commands only) ----------------------------
+
+    def rows(self, kind: str) -> list[Any]:
+        return self.scenario.vcpus if kind == VCPUS else self.scenario.interrupts
+
+    def _apply(self, changes: list[Change]) -> None:
+        """Set fields, tell the tables which rows changed, rerun once."""
+        spans: dict[str, list[int]] = {}
+        for ch in changes:
+            setattr(self.rows(ch.kind)[ch.row], ch.field, ch.value)
+            spans.setdefault(ch.kind, []).append(ch.row)
+        for kind, rows in spans.items():
+            self.rows_changed.emit(kind, min(rows), max(rows))
+        self.rerun()
+
+    def _set_kvm(self, field: str, value: Any) -> None:
+        """A KVM setting (``kernel``, ``use_32bit_ids``...) or ``title``/``notes``."""
+        if field in ("title", "notes"):
+            setattr(self.scenario, field, value)
+        else:
+            setattr(self.scenario.kvm, field, value)
+        self.kvm_changed.emit()
+        self.rerun()
+
+    def _insert_rows(self, kind: str, row: int, items: list[Any]) -> None:
+        if not items:
+            return
+        last = row + len(items) - 1
+        self.rows_about_to_be_inserted.emit(kind, row, last)
+        self.rows(kind)[row:row] = items
+        self.rows_inserted.emit(kind)
+        n = len(items)
+        self._remap_selection(kind, lambda i: i + n if i >= row else i)
+        self.rerun()
+
+    def _remove_rows(self, kind: str, rows: list[int]) -> list[Any]:
+        """Remove rows (any order, any gaps); returns the items in ascending row order."""
+        items = self.rows(kind)
+        wanted = sorted(set(rows))
+        removed = [items[r] for r in wanted]
+        for first, last in reversed(_blocks(wanted)):
+            self.rows_about_to_be_removed.emit(kind, first, last)
+            del items[first:last + 1]
+            self.rows_removed.emit(kind)
+        gone = set(wanted)
+        self._remap_selection(kind, lambda i: None if i in gone else i - sum(1 for r in wanted if r < i))
+        self.rerun()
+        return removed
+
+    def _move_row(self, kind: str, src: int, dst: int) -> None:
+        """Move one row so that it ends up at index ``dst`` (creation order changes)."""
+        if src == dst:
+            return
+        self.rows_about_to_be_moved.emit(kind, src, dst)
+        items = self.rows(kind)
+        items.insert(dst, items.pop(src))
+        self.rows_moved.emit(kind)
+
+        def remap(i: int) -> int:
+            if i == src:
+                return dst
+            if src < i <= dst:
+                return i - 1
+            if dst <= i < src:
+                return i + 1
+            return i
+
+        self._remap_selection(kind, remap)
+        self.rerun()
+
+
+def _blocks(rows: list[int]) -> list[tuple[int, int]]:
+    """Sorted row numbers -> contiguous (first, last) blocks."""
+    out: list[tuple[int, int]] = []
+    for r in rows:
+        if out and out[-1][1] == r - 1:
+            out[-1] = (out[-1][0], r)
+        else:
+            out.append((r, r))
+    return out

@@ -15,6 +15,7 @@ from typing import Any
 from .errors import ScenarioError
 from .kernels import parse_kernel
 from .numbers import U8_MAX, U32_MAX, parse_int
+from .png_text import is_png, scenario_text_from_png
 from .scenario import (
     APIC_MODES,
     ARB_PRIO_MAX,
@@ -215,7 +216,7 @@ def scenario_from_text(text: str | bytes) -> Scenario:
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
-    """Read a scenario file; every failure is a ScenarioError naming the problem."""
+    """Read a scenario file (or a PNG exported by apicviz); every failure is a ScenarioError."""
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -225,11 +226,9 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ScenarioError("", f"cannot read {p}: {exc.strerror or exc}") from None
+    if is_png(data):
+        return scenario_from_text(scenario_text_from_png(data, p.name))
     return scenario_from_text(data)
-
-
-def _compact_int(value: int, hex_form: bool) -> int | str:
-    return f"{value:#x}" if hex_form else value
 
 
 def dfr_to_json(dfr: int) -> int | str:
