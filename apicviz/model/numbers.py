@@ -30,11 +30,12 @@ def parse_int(value: object, field: str, lo: int, hi: int) -> int:
     if isinstance(value, int):
         number = value
     elif isinstance(value, str):
-        text = value.strip().replace("_", "")
-        if not text or not text.isascii() or len(text) > 40:
+        text = value.strip()
+        if not text or not text.isascii() or len(text) > 40 or "_" in text:
             raise ScenarioError(field, f"expected an integer in {describe_range(lo, hi)}, got {value[:40]!r}")
         try:
-            number = int(text, 0)
+            # Decimal with leading zeros ("010") is decimal; int(s, 0) would refuse it.
+            number = int(text, 10) if text.lstrip("+-").isdigit() else int(text, 0)
         except ValueError:
             raise ScenarioError(
                 field, f"{value[:40]!r} is not a number (use decimal like 35 or hex like 0x23)"

@@ -168,7 +168,7 @@ def scenario_from_dict(raw: Any) -> Scenario:
         raise ScenarioError("format", f'expected "{FORMAT_NAME}", got {str(obj["format"])[:40]!r}')
     if "version" in obj:
         version = obj["version"]
-        if isinstance(version, bool) or version != FORMAT_VERSION:
+        if type(version) is not int or version != FORMAT_VERSION:
             raise ScenarioError("version", f"{str(version)[:20]!r} is not supported; this program reads version 1")
     scenario = Scenario()
     if "title" in obj:
@@ -210,7 +210,9 @@ def scenario_from_text(text: str | bytes) -> Scenario:
         raise ScenarioError("", "JSON nested too deeply to be a scenario") from None
     except json.JSONDecodeError as exc:
         raise ScenarioError("", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
-    except ValueError as exc:  # e.g. int too large to convert
+    except ValueError as exc:  # e.g. an integer literal of thousands of digits
+        if "digits" in str(exc):
+            raise ScenarioError("", "a number in the file has more than 4300 digits; no field allows that") from None
         raise ScenarioError("", f"not valid JSON: {exc}") from None
     return scenario_from_dict(raw)
 
