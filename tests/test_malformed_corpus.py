@@ -29,7 +29,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "utf16.apicviz.json": ("", "not a UTF-8 text file (byte 0 is 0xff)"),
     "nul_byte.apicviz.json": ("", "NUL byte"),
     "deep_nesting.apicviz.json": ("", "nested too deeply"),
-    "huge_integer_literal.apicviz.json": ("", "not valid JSON"),
+    "huge_integer_literal.apicviz.json": ("", "more than 4300 digits"),
     "png_without_scenario.apicviz.json": ("", "PNG without an embedded apicviz scenario"),
     "top_level_list.apicviz.json": ("(top level)", "expected a JSON object"),
     # the envelope
