@@ -7,6 +7,9 @@ table models need).
 """
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,16 +69,22 @@ class Controller(QObject):
         self.scenario: Scenario = scenario or Scenario()
         self.path: str | None = None
         self.undo_stack = QUndoStack(self)
-        self.undo_stack.cleanChanged.connect(lambda _clean: self.file_state_changed.emit())
+        # A bound method, not a lambda: Qt drops the connection when the controller dies, before the
+        # stack's destructor emits cleanChanged one last time.
+        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self.evaluation: Evaluation = evaluate(self.scenario)
         self.sweep_result: SweepResult | None = None
         self.selected_vcpus: list[int] = []
         self.selected_interrupt: int = -1
         self.last_refusal: str = ""
+        self._mutating = 0
         self._sweep_timer = QTimer(self)
         self._sweep_timer.setSingleShot(True)
         self._sweep_timer.setInterval(30)
         self._sweep_timer.timeout.connect(self._run_sweep)
+
+    def _on_clean_changed(self, _clean: bool) -> None:
+        self.file_state_changed.emit()
 
     # ----- results ------------------------------------------------------------
 
@@ -117,25 +126,47 @@ class Controller(QObject):
     # ----- selection ----------------------------------------------------------
 
     def select_vcpus(self, indexes: list[int]) -> None:
+        if self._mutating:
+            return  # a view echoing a row change; the selection is remapped when it ends
         indexes = sorted(set(i for i in indexes if 0 <= i < len(self.scenario.vcpus)))
         if indexes != self.selected_vcpus:
             self.selected_vcpus = indexes
             self.vcpu_selection_changed.emit(indexes)
 
     def select_interrupt(self, row: int) -> None:
+        if self._mutating:
+            return
         if row >= len(self.scenario.interrupts):
             row = -1
         if row != self.selected_interrupt:
             self.selected_interrupt = row
             self.interrupt_selection_changed.emit(row)
 
-    def _remap_selection(self, kind: str, remap) -> None:
-        """Keep selected rows pointing at the same items after rows moved under them."""
+    @contextmanager
+    def _rows_mutation(self, kind: str, remap: Callable[[int], int | None]) -> Iterator[None]:
+        """Around a row insert/remove/move: rerun, then move the selection with its rows.
+
+        Selection signals wait until the evaluation matches the new rows, so a
+        view that reacts to them never indexes a stale result.
+        """
+        self._mutating += 1
+        try:
+            yield
+        finally:
+            self._mutating -= 1
+        # The selection follows its rows before the rerun (views read it on result_changed) ...
+        old_vcpus, old_interrupt = self.selected_vcpus, self.selected_interrupt
         if kind == VCPUS:
-            self.select_vcpus([j for j in (remap(i) for i in self.selected_vcpus) if j is not None])
-        elif self.selected_interrupt >= 0:
-            j = remap(self.selected_interrupt)
-            self.select_interrupt(-1 if j is None else j)
+            self.selected_vcpus = sorted(j for j in (remap(i) for i in old_vcpus) if j is not None)
+        elif old_interrupt >= 0:
+            j = remap(old_interrupt)
+            self.selected_interrupt = -1 if j is None else j
+        self.rerun()
+        # ... and is announced after it, when the evaluation matches the rows.
+        if self.selected_vcpus != old_vcpus:
+            self.vcpu_selection_changed.emit(self.selected_vcpus)
+        if self.selected_interrupt != old_interrupt:
+            self.interrupt_selection_changed.emit(self.selected_interrupt)
 
     # ----- whole-scenario changes --------------------------------------------
 
@@ -166,47 +197,53 @@ class Controller(QObject):
         self.rerun()
 
     def _set_kvm(self, field: str, value: Any) -> None:
-        """A KVM setting (``kernel``, ``use_32bit_ids``...) or ``title``/``notes``."""
+        """A KVM setting (``kernel``, ``use_32bit_ids``...) or ``title``/``notes``.
+
+        Title and notes do not change the result, so typing them does not rerun the model.
+        """
         if field in ("title", "notes"):
             setattr(self.scenario, field, value)
-        else:
-            setattr(self.scenario.kvm, field, value)
+            self.kvm_changed.emit()
+            return
+        setattr(self.scenario.kvm, field, value)
         self.kvm_changed.emit()
         self.rerun()
 
     def _insert_rows(self, kind: str, row: int, items: list[Any]) -> None:
-        if not items:
+        self._insert_blocks(kind, [(row, items)])
+
+    def _insert_blocks(self, kind: str, blocks: list[tuple[int, list[Any]]]) -> None:
+        """Insert runs of rows, each at its final index (ascending): one rerun for all."""
+        blocks = [(row, items) for row, items in sorted(blocks, key=lambda b: b[0]) if items]
+        if not blocks:
             return
-        last = row + len(items) - 1
-        self.rows_about_to_be_inserted.emit(kind, row, last)
-        self.rows(kind)[row:row] = items
-        self.rows_inserted.emit(kind)
-        n = len(items)
-        self._remap_selection(kind, lambda i: i + n if i >= row else i)
-        self.rerun()
+        new_rows = {row + k for row, items in blocks for k in range(len(items))}
+        total = len(self.rows(kind)) + len(new_rows)
+        kept = [j for j in range(total) if j not in new_rows]  # old row i ends up at kept[i]
+        with self._rows_mutation(kind, lambda i: kept[i]):
+            target = self.rows(kind)
+            for row, items in blocks:
+                self.rows_about_to_be_inserted.emit(kind, row, row + len(items) - 1)
+                target[row:row] = items
+                self.rows_inserted.emit(kind)
 
     def _remove_rows(self, kind: str, rows: list[int]) -> list[Any]:
         """Remove rows (any order, any gaps); returns the items in ascending row order."""
         items = self.rows(kind)
         wanted = sorted(set(rows))
         removed = [items[r] for r in wanted]
-        for first, last in reversed(_blocks(wanted)):
-            self.rows_about_to_be_removed.emit(kind, first, last)
-            del items[first:last + 1]
-            self.rows_removed.emit(kind)
         gone = set(wanted)
-        self._remap_selection(kind, lambda i: None if i in gone else i - sum(1 for r in wanted if r < i))
-        self.rerun()
+        with self._rows_mutation(kind, lambda i: None if i in gone else i - bisect_left(wanted, i)):
+            for first, last in reversed(_blocks(wanted)):
+                self.rows_about_to_be_removed.emit(kind, first, last)
+                del items[first:last + 1]
+                self.rows_removed.emit(kind)
         return removed
 
     def _move_row(self, kind: str, src: int, dst: int) -> None:
         """Move one row so that it ends up at index ``dst`` (creation order changes)."""
         if src == dst:
             return
-        self.rows_about_to_be_moved.emit(kind, src, dst)
-        items = self.rows(kind)
-        items.insert(dst, items.pop(src))
-        self.rows_moved.emit(kind)
 
         def remap(i: int) -> int:
             if i == src:
@@ -217,8 +254,11 @@ class Controller(QObject):
                 return i + 1
             return i
 
-        self._remap_selection(kind, remap)
-        self.rerun()
+        with self._rows_mutation(kind, remap):
+            self.rows_about_to_be_moved.emit(kind, src, dst)
+            items = self.rows(kind)
+            items.insert(dst, items.pop(src))
+            self.rows_moved.emit(kind)
 
 
 def _blocks(rows: list[int]) -> list[tuple[int, int]]:

@@ -1,0 +1,71 @@
+"""What the app remembers between runs: recent files, the last scenario, window layout.
+
+Always an INI file in the user scope, so tests can redirect it with
+``QSettings.setPath(IniFormat, UserScope, tmp)`` and never touch real settings.
+"""
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QByteArray, QSettings
+
+ORGANIZATION = "apicviz"
+APPLICATION = "apicviz"
+MAX_RECENT = 8
+
+
+def settings() -> QSettings:
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+
+
+def _list(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value else []
+    return [str(v) for v in value]  # type: ignore[union-attr]
+
+
+def recent_files() -> list[str]:
+    return _list(settings().value("recent_files"))
+
+
+def add_recent(path: str) -> list[str]:
+    path = os.path.abspath(path)
+    files = [path] + [p for p in recent_files() if p != path]
+    files = files[:MAX_RECENT]
+    settings().setValue("recent_files", files)
+    settings().setValue("last_file", path)
+    return files
+
+
+def remove_recent(path: str) -> None:
+    s = settings()
+    s.setValue("recent_files", [p for p in recent_files() if p != path])
+    if s.value("last_file") == path:
+        s.remove("last_file")
+
+
+def clear_recent() -> None:
+    settings().remove("recent_files")
+
+
+def last_file() -> str | None:
+    value = settings().value("last_file")
+    return str(value) if value else None
+
+
+def save_window(geometry: QByteArray, state: QByteArray) -> None:
+    s = settings()
+    s.setValue("window/geometry", geometry)
+    s.setValue("window/state", state)
+
+
+def window_geometry() -> QByteArray | None:
+    value = settings().value("window/geometry")
+    return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+
+def window_state() -> QByteArray | None:
+    value = settings().value("window/state")
+    return value if isinstance(value, QByteArray) and not value.isEmpty() else None

@@ -1,0 +1,120 @@
+"""The interrupts table: results per message, dropped cells flagged, selection to the controller."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from apicviz.gui import edits
+from apicviz.gui.controller import INTERRUPTS
+from apicviz.gui.table_model import COLOURS
+
+from gui_helpers import cell, edit, text
+
+
+def test_results_are_shown_with_vcpu_ids_in_hex(window):
+    model = window.interrupt_model
+    assert model.rowCount() == 4
+    assert text(model, 0, "path") == "fast"
+    assert text(model, 0, "targets") == "0x2"
+    assert text(model, 1, "targets") == "0x0, 0x1, 0x2, 0x3"
+    assert text(model, 2, "source") == "MSI"
+    assert text(model, 2, "dest") == "0x123"
+    assert text(model, 3, "dest") == "—"
+
+
+def test_dropped_cell_is_red_and_says_dropped(window):
+    model = window.interrupt_model
+    index = cell(model, 0, "dropped")
+    assert model.data(index, Qt.ItemDataRole.DisplayRole) == "DROPPED 0x3"
+    assert model.data(index, Qt.ItemDataRole.BackgroundRole).color() == COLOURS["bad"]
+    assert model.data(index, Qt.ItemDataRole.FontRole).bold()
+    assert "hardware: 0x2, 0x3" in model.data(index, Qt.ItemDataRole.ToolTipRole)
+    assert text(model, 1, "dropped") == "—"
+    assert model.data(cell(model, 1, "dropped"), Qt.ItemDataRole.BackgroundRole) is None
+
+
+def test_fixing_the_alias_clears_the_drop(window, qtbot):
+    model = window.interrupt_model
+    with qtbot.waitSignal(model.dataChanged):
+        assert edit(window.vcpu_model, 3, "xapic_id", "3")
+    assert text(model, 0, "dropped") == "—"
+    assert "DROPPED" not in window.summary.text()
+
+
+def test_editing_dest_reroutes(window):
+    model = window.interrupt_model
+    assert edit(model, 0, "dest", "0x1")
+    assert text(model, 0, "targets") == "0x1"
+    assert window.controller.undo_stack.undoText() == "Set destination of interrupt 0 to 0x1"
+
+
+def test_xapic_sender_cannot_use_a_wide_destination(window, qtbot):
+    with qtbot.waitSignal(window.controller.edit_refused) as blocker:
+        assert not edit(window.interrupt_model, 0, "dest", "0x123")
+    assert "allowed 0..0xff" in blocker.args[0]
+    assert text(window.interrupt_model, 0, "dest") == "0x2"
+
+
+def test_switching_a_sender_to_xapic_with_a_wide_destination_is_refused(window, qtbot):
+    controller = window.controller
+    assert edit(window.vcpu_model, 4, "apic", "x2apic")
+    assert edit(window.interrupt_model, 2, "source", "0x123")  # the MSI becomes an IPI from 0x123
+    assert not edit(window.vcpu_model, 4, "apic", "xapic")
+    assert "8-bit ICR destination" in controller.last_refusal
+    assert controller.scenario.vcpus[4].apic == "x2apic"
+
+
+def test_source_accepts_msi_and_vcpu_ids(window, qtbot):
+    model = window.interrupt_model
+    assert edit(model, 0, "source", "msi")
+    assert text(model, 0, "source") == "MSI"
+    assert edit(model, 0, "source", "1")
+    assert text(model, 0, "source") == "0x1"
+    with qtbot.waitSignal(window.controller.edit_refused) as blocker:
+        assert not edit(model, 0, "source", "0x77")
+    assert "no vCPU has id 0x77" in blocker.args[0]
+
+
+def test_choice_columns_name_the_choices(window, qtbot):
+    with qtbot.waitSignal(window.controller.edit_refused) as blocker:
+        assert not edit(window.interrupt_model, 0, "delivery", "fast")
+    assert "use one of fixed, lowest, smi, nmi, init, sipi" in blocker.args[0]
+    assert not edit(window.interrupt_model, 0, "vector", "256")
+    assert "allowed 0..255" in window.controller.last_refusal
+
+
+def test_add_duplicate_remove_interrupts(window, qtbot):
+    controller = window.controller
+    model = window.interrupt_model
+    with qtbot.waitSignal(model.rowsInserted), qtbot.assertNotEmitted(model.modelReset):
+        assert edits.add_interrupt(controller)
+    assert model.rowCount() == 5
+    assert text(model, 4, "source") == "0x0"
+    assert edits.duplicate_rows(controller, INTERRUPTS, [0])
+    assert text(model, 1, "name") == "IPI to aliased APIC ID 0x2"
+    assert text(model, 1, "dropped") == "DROPPED 0x3"
+    with qtbot.waitSignal(model.rowsRemoved):
+        assert edits.remove_rows(controller, INTERRUPTS, [1])
+    controller.undo_stack.undo()
+    controller.undo_stack.undo()
+    controller.undo_stack.undo()
+    assert model.rowCount() == 4
+
+
+def test_selecting_a_row_selects_the_interrupt(window, qtbot):
+    controller = window.controller
+    with qtbot.waitSignal(controller.interrupt_selection_changed) as blocker:
+        window.interrupt_panel.view.selectRow(2)
+    assert blocker.args == [2]
+    assert controller.selected_interrupt == 2
+    controller.select_interrupt(1)
+    assert window.interrupt_panel.selected_rows() == [1]
+    controller.select_interrupt(-1)
+    assert window.interrupt_panel.selected_rows() == []
+
+
+def test_selected_interrupt_follows_a_move(window):
+    controller = window.controller
+    controller.select_interrupt(0)
+    assert edits.move_rows(controller, INTERRUPTS, [0], 1)
+    assert controller.selected_interrupt == 1
+    assert window.interrupt_panel.selected_rows() == [1]
