@@ -95,6 +95,9 @@ def create_main_window(path: str | None = None, *, scenario: Scenario | None = N
         window.files.rebuild_recent_menu()
     if remember_settings:
         window.restore_layout()
+        from .autosave import Autosaver
+
+        window.autosaver = Autosaver(controller)
     window.setWindowIcon(app_icon())
     if message:
         window.show_message(message)

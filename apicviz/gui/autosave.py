@@ -10,6 +10,7 @@ import json
 import os
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 
 from ..model import ScenarioError, Scenario, scenario_from_dict
@@ -65,7 +66,10 @@ class Autosaver(QObject):
         controller.undo_stack.cleanChanged.connect(self._on_clean_changed)
 
     def _on_edited(self, _index: int) -> None:
-        if not self.controller.undo_stack.isClean():
+        stack = self.controller.undo_stack
+        if not shiboken6.isValid(stack):  # the stack announces its own teardown
+            return
+        if not stack.isClean():
             self.timer.start()
 
     def _on_clean_changed(self, clean: bool) -> None:

@@ -10,18 +10,25 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QUndoView, 
 from .. import __version__
 from ..model import BEHAVIOURS
 from . import settings
+from .compare_view import CompareView
 from .controller import Controller
+from .examples_menu import build_examples_menu
+from .explain_view import ExplainView
 from .file_actions import FileActions, display_name
+from .import_dialog import import_interactively
 from .interrupt_model import InterruptTableModel
 from .kvm_panel import KvmPanel
 from .map_view import MapView
+from .presentation import PresentationZoom
+from .share_actions import ShareActions
 from .status_summary import StatusSummary
+from .step_view import StepView
 from .sweep_view import SweepView
 from .table_panel import RowTablePanel
 from .vcpu_model import VcpuTableModel
 
 DEFAULT_SIZE = (1280, 800)
-VCPU_DOCK_WIDTH = 480
+VCPU_DOCK_WIDTH = 400
 MAP_MIN_WIDTH = 520
 MESSAGE_MS = 8000
 
@@ -51,6 +58,9 @@ class MainWindow(QMainWindow):
         self.interrupt_panel = RowTablePanel(controller, self.interrupt_model)
         self.kvm_panel = KvmPanel(controller)
         self.sweep_view = SweepView(controller)
+        self.explain_view = ExplainView(controller)
+        self.compare_view = CompareView(controller)
+        self.step_view = StepView(controller)
         self.undo_view = QUndoView(controller.undo_stack)
         self.undo_view.setEmptyLabel("(opened)")
 
@@ -61,20 +71,31 @@ class MainWindow(QMainWindow):
         self.sweep_dock = self._dock("sweep", "Sweep: every destination", self.sweep_view)
         self.kvm_dock = self._dock("kvm", "KVM", self.kvm_panel)
         self.history_dock = self._dock("history", "Undo history", self.undo_view)
+        self.explain_dock = self._dock("explain", "Explain", self.explain_view)
+        self.compare_dock = self._dock("compare", "Compare kernels", self.compare_view)
+        self.step_dock = self._dock("steps", "Step through the recalculation", self.step_view)
         # Placed once, in their final arrangement (re-arranging added docks leaves stray tab bars).
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.vcpu_dock)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.interrupt_dock)
-        self.splitDockWidget(self.interrupt_dock, self.kvm_dock, Qt.Orientation.Horizontal)
+        self.splitDockWidget(self.interrupt_dock, self.explain_dock, Qt.Orientation.Horizontal)
         self.tabifyDockWidget(self.interrupt_dock, self.sweep_dock)
+        self.tabifyDockWidget(self.sweep_dock, self.compare_dock)
+        self.tabifyDockWidget(self.compare_dock, self.step_dock)
+        self.tabifyDockWidget(self.explain_dock, self.kvm_dock)
         self.tabifyDockWidget(self.kvm_dock, self.history_dock)
         self.interrupt_dock.raise_()
-        self.kvm_dock.raise_()
+        self.explain_dock.raise_()
         self._layout_done = False
         self._state_restored = False
         self._pending_message = ""
 
         self.files = FileActions(controller, self)
         self.files.message.connect(self.show_message)
+        self.share = ShareActions(controller, self, self.map_view)
+        self.share.message.connect(self.show_message)
+        self.zoom = PresentationZoom(self, getattr(self.map_view, "grid", None))
+        #: Set by create_main_window when autosave is on; discarded on a clean close.
+        self.autosaver = None
         self.summary = StatusSummary(controller, self)
         self.statusBar().addWidget(self.summary, 1)
         self.statusBar().messageChanged.connect(self._on_message_changed)
@@ -88,7 +109,7 @@ class MainWindow(QMainWindow):
     def default_layout(self) -> None:
         """Dock sizes for a first start: the vCPU table as wide as the map allows."""
         self.resizeDocks([self.vcpu_dock], [VCPU_DOCK_WIDTH], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.interrupt_dock, self.kvm_dock], [905, 375], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.interrupt_dock, self.explain_dock], [820, 460], Qt.Orientation.Horizontal)
         self.resizeDocks([self.interrupt_dock], [230], Qt.Orientation.Vertical)
 
     def showEvent(self, event) -> None:
@@ -116,9 +137,17 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.files.new)
         file_menu.addAction(self.files.open)
         file_menu.addMenu(self.files.recent_menu)
+        file_menu.addMenu(build_examples_menu(self, self.controller, self.files.maybe_save))
+        import_action = file_menu.addAction("&Import APIC State…")
+        import_action.setShortcut(QKeySequence("Ctrl+I"))
+        import_action.setStatusTip("KVM_GET_LAPIC register pages or QEMU 'info lapic' text")
+        import_action.triggered.connect(lambda: import_interactively(self, self.controller, self.files.maybe_save))
         file_menu.addSeparator()
         file_menu.addAction(self.files.save)
         file_menu.addAction(self.files.save_as)
+        file_menu.addSeparator()
+        file_menu.addAction(self.share.export_window)
+        file_menu.addAction(self.share.export_map)
         file_menu.addSeparator()
         file_menu.addAction(self.files.quit)
 
@@ -130,14 +159,21 @@ class MainWindow(QMainWindow):
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         edit_menu.addAction(self.undo_action)
         edit_menu.addAction(self.redo_action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.share.copy_report)
+        edit_menu.addSeparator()
         for title, panel in (("vCPUs", self.vcpu_panel), ("Interrupts", self.interrupt_panel)):
             sub = edit_menu.addMenu(title)
             for action in panel.actions_by_name.values():
                 sub.addAction(action)
 
         view_menu = bar.addMenu("&View")
-        for dock in (self.vcpu_dock, self.interrupt_dock, self.sweep_dock, self.kvm_dock, self.history_dock):
+        for dock in (self.vcpu_dock, self.interrupt_dock, self.sweep_dock, self.explain_dock, self.compare_dock,
+                     self.step_dock, self.kvm_dock, self.history_dock):
             view_menu.addAction(dock.toggleViewAction())
+        view_menu.addSeparator()
+        for action in (self.zoom.zoom_in, self.zoom.zoom_out, self.zoom.reset):
+            view_menu.addAction(action)
 
         help_menu = bar.addMenu("&Help")
         about = help_menu.addAction("&About apicviz")
@@ -162,6 +198,8 @@ class MainWindow(QMainWindow):
             return
         if self.remember_settings:
             self.save_layout()
+        if self.autosaver is not None:
+            self.autosaver.discard()  # a clean exit: nothing to restore next time
         event.accept()
 
     # ----- drag and drop -----------------------------------------------------

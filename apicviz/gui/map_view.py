@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -140,14 +139,8 @@ class MapView(QWidget):
         lay.addWidget(self.caption)
         lay.addWidget(self.splitter, 1)
 
-        for keys, slot in (((QKeySequence.StandardKey.ZoomIn, "Ctrl+="), self.grid.zoom_in),
-                           ((QKeySequence.StandardKey.ZoomOut, "Ctrl+-"), self.grid.zoom_out),
-                           (("Ctrl+0",), self.grid.fit)):
-            for key in keys:
-                sc = QShortcut(QKeySequence(key), self)
-                sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-                sc.activated.connect(slot)
-
+        # Ctrl+= / Ctrl+- / Ctrl+0 belong to the window's presentation zoom (fonts and map together);
+        # the map alone zooms with the wheel and the -/+/Fit buttons.
         controller.result_changed.connect(self._on_result_changed)
         controller.vcpu_selection_changed.connect(self._on_vcpu_selection_changed)
         controller.interrupt_selection_changed.connect(self._on_interrupt_selection_changed)

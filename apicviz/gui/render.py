@@ -14,8 +14,17 @@ def render_to_png(path: str, output: str, size: tuple[int, int], interrupt: int 
     if interrupt is not None and not 0 <= interrupt < len(scenario.interrupts):
         raise ScenarioError("--interrupt", f"{interrupt} is out of range; allowed 0..{len(scenario.interrupts) - 1}"
                             if scenario.interrupts else "the scenario has no interrupts")
+    from PySide6.QtCore import QCoreApplication, QEvent, qInstallMessageHandler
+
     from .app import create_application, create_main_window
     from .picture import save_picture
+
+    def quiet(_kind, _context, message: str) -> None:
+        # The offscreen platform cannot honour window-manager hints; that is not news for a picture.
+        if "propagateSizeHints" not in message:
+            print(message, file=sys.stderr)
+
+    qInstallMessageHandler(quiet)
 
     app = create_application(["apicviz-render"], remember_settings=False)
     window = create_main_window(scenario=scenario, path=path, remember_settings=False)
@@ -27,6 +36,8 @@ def render_to_png(path: str, output: str, size: tuple[int, int], interrupt: int 
     controller.ensure_sweep()
     for _ in range(3):
         app.processEvents()
+        # Qt retires re-arranged dock tab bars with deleteLater, which only runs in an event loop.
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     target = window.map_view if map_only else window
     save_picture(target, controller.scenario, output)
     window.close()

@@ -42,6 +42,16 @@ def settings_dir(tmp_path, qapp):
 
 
 @pytest.fixture(autouse=True)
+def app_data_dir(tmp_path, monkeypatch):
+    """Autosaves go to a temp folder too (never the user's app-data folder)."""
+    from apicviz.gui import autosave
+
+    folder = tmp_path / "appdata"
+    monkeypatch.setattr(autosave, "autosave_dir", lambda: folder)
+    return folder
+
+
+@pytest.fixture(autouse=True)
 def dialogs(monkeypatch) -> Dialogs:
     """Replace the static QMessageBox helpers so no modal dialog can block a test."""
     record = Dialogs()
