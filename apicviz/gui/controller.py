@@ -7,17 +7,21 @@ table models need).
 """
 from __future__ import annotations
 
+import threading
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
 from ..model import Evaluation, Scenario, evaluate
 from ..model.sweep import SweepResult, sweep
+
+#: From this many vCPUs on, the sweep (hundreds of ms at 4096) runs in a worker thread.
+BACKGROUND_SWEEP_VCPUS = 512
 
 #: Row kinds: which list of the scenario a row signal is about.
 VCPUS = "vcpus"
@@ -40,6 +44,8 @@ class Controller(QObject):
     result_changed = Signal(object)  # Evaluation
     #: The destination sweep finished (it runs just after result_changed, coalesced).
     sweep_changed = Signal(object)  # SweepResult
+    #: Internal: a background sweep finished (result or None, generation).
+    _sweep_done = Signal(object, int)
     #: A whole new scenario was loaded (tables reset, selection cleared).
     scenario_replaced = Signal()
     #: The KVM settings, title or notes changed.
@@ -78,6 +84,10 @@ class Controller(QObject):
         self.selected_interrupt: int = -1
         self.last_refusal: str = ""
         self._mutating = 0
+        self._generation = 0
+        self._sweep_fresh = False
+        self._worker: threading.Thread | None = None
+        self._sweep_done.connect(self._on_sweep_done, Qt.ConnectionType.QueuedConnection)
         self._sweep_timer = QTimer(self)
         self._sweep_timer.setSingleShot(True)
         self._sweep_timer.setInterval(30)
@@ -91,18 +101,49 @@ class Controller(QObject):
     def rerun(self) -> None:
         """Re-evaluate after an edit; the sweep follows a moment later, coalesced."""
         self.evaluation = evaluate(self.scenario)
+        self._generation += 1
+        self._sweep_fresh = False
         self.result_changed.emit(self.evaluation)
         self._sweep_timer.start()
 
     def _run_sweep(self) -> None:
-        self.sweep_result = sweep(self.evaluation)
-        self.sweep_changed.emit(self.sweep_result)
+        """Small VMs sweep at once; big ones in a worker thread so the window never freezes."""
+        if len(self.scenario.vcpus) < BACKGROUND_SWEEP_VCPUS:
+            self._finish_sweep(sweep(self.evaluation), self._generation)
+            return
+        if self._worker is not None and self._worker.is_alive():
+            return  # it restarts itself for the newest generation when done
+        generation, snapshot = self._generation, self.scenario.copy()
+
+        def work() -> None:
+            try:
+                result = sweep(evaluate(snapshot))
+            except Exception:  # never let a background failure escape; the sweep just stays stale
+                result = None
+            self._sweep_done.emit(result, generation)
+
+        self._worker = threading.Thread(target=work, name="apicviz-sweep", daemon=True)
+        self._worker.start()
+
+    def _on_sweep_done(self, result: object, generation: int) -> None:
+        self._worker = None
+        if generation == self._generation and result is not None:
+            self._finish_sweep(result, generation)  # type: ignore[arg-type]
+        elif not self._sweep_fresh:
+            self._sweep_timer.start()
+
+    def _finish_sweep(self, result: SweepResult, generation: int) -> None:
+        if generation != self._generation:
+            return
+        self.sweep_result = result
+        self._sweep_fresh = True
+        self.sweep_changed.emit(result)
 
     def ensure_sweep(self) -> SweepResult:
         """The sweep for the current evaluation, computed now if still pending."""
-        if self.sweep_result is None or self._sweep_timer.isActive():
+        if self.sweep_result is None or not self._sweep_fresh:
             self._sweep_timer.stop()
-            self._run_sweep()
+            self._finish_sweep(sweep(self.evaluation), self._generation)
         assert self.sweep_result is not None
         return self.sweep_result
 

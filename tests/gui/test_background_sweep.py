@@ -1,0 +1,41 @@
+"""Big VMs sweep in a worker thread: the window stays responsive and stale sweeps are dropped."""
+from __future__ import annotations
+
+from apicviz.gui.controller import BACKGROUND_SWEEP_VCPUS, Controller
+from apicviz.model import Scenario, Vcpu
+from apicviz.model.sweep import sweep
+
+
+def big_scenario() -> Scenario:
+    n = BACKGROUND_SWEEP_VCPUS + 100
+    return Scenario(vcpus=[Vcpu(id=i, apic="xapic" if i < 0x100 else "x2apic") for i in range(n)])
+
+
+def test_background_sweep_delivers_the_newest_result(qtbot):
+    controller = Controller()
+    controller.set_scenario(big_scenario())
+    with qtbot.waitSignal(controller.sweep_changed, timeout=20000):
+        pass
+    # Two edits in a row: only the sweep of the final state may be published.
+    controller.scenario.vcpus[1].xapic_id = 0x00
+    controller.rerun()
+    controller.scenario.vcpus[2].xapic_id = 0x00
+    controller.rerun()
+    with qtbot.waitSignal(controller.sweep_changed, timeout=20000):
+        pass
+    qtbot.waitUntil(lambda: controller._worker is None, timeout=20000)
+    assert controller._sweep_fresh
+    expected = sweep(controller.evaluation)
+    got = controller.sweep_result
+    assert [(r.dest_mode, r.dest, r.route.targets, r.route.dropped) for r in got.rows] == \
+        [(r.dest_mode, r.dest, r.route.targets, r.route.dropped) for r in expected.rows]
+
+
+def test_ensure_sweep_is_current_even_while_worker_runs(qtbot):
+    controller = Controller()
+    controller.set_scenario(big_scenario())
+    controller.scenario.vcpus[3].xapic_id = 0x00
+    controller.rerun()
+    result = controller.ensure_sweep()  # computed now, not waiting for the worker
+    assert any(0 in r.route.dropped or 3 in r.route.dropped for r in result.rows)
+    qtbot.waitUntil(lambda: controller._worker is None, timeout=20000)
