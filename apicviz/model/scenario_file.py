@@ -75,6 +75,10 @@ def _text(value: Any, where: str) -> str:
         raise ScenarioError(where, f"expected a string, got {_kind(value)}")
     if len(value) > MAX_TEXT:
         raise ScenarioError(where, f"{len(value)} characters; at most {MAX_TEXT}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ScenarioError(where, f"character {exc.start} is an unpaired UTF-16 surrogate, not text") from None
     return value
 
 

@@ -11,6 +11,11 @@ alike within their residue mod 256 (only xAPIC-mode APICs, which see the low
 8 bits, can tell them apart), so each such class is routed once, for its
 smallest member, and reported with its size. That keeps a vCPU ID near 2^32
 as cheap as ID 300.
+
+Destinations above max(0xff, largest ID) are outside the sweep by
+definition: KVM drops them (above max_apic_id) and only an xAPIC APIC's
+8-bit view would accept them; typed as an interrupt they are still routed
+and reported.
 """
 from __future__ import annotations
 
@@ -189,7 +194,7 @@ def sweep(ev: Evaluation) -> SweepResult:
     for cluster in sorted(clusters):
         base = cluster << 16
         for dest in [base | (1 << b) for b in range(16)] + [base | 0xFFFF]:
-            if dest > 0xFF:
+            if 0xFF < dest < X2APIC_BROADCAST:  # cluster 0xffff's all-bits value is the broadcast, added below
                 add("logical", dest, wide, log_irq)
     add("logical", X2APIC_BROADCAST, wide, log_irq)
     return out
