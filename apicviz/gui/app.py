@@ -19,7 +19,7 @@ from .default_scenario import default_scenario
 from .file_actions import is_picture
 from .main_window import MainWindow
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 
 
 def app_icon() -> QIcon:
