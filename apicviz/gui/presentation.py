@@ -1,9 +1,9 @@
 """Presentation zoom (Ctrl+= / Ctrl+- / Ctrl+0): every font and the map grow for a projector."""
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QAbstractItemView, QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QHeaderView, QTableView, QWidget
 
 STEPS = (0.8, 0.9, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5)
 
@@ -39,21 +39,30 @@ class PresentationZoom(QObject):
         index = max(0, min(index, len(STEPS) - 1))
         if index == self.index:
             return
+        if self.factor == 1.0 and self.grid is not None:
+            self.base_cell = self.grid.cell_h  # the size the map has at 100 % (fitted or user-zoomed)
         self.index = index
         self.apply()
 
     def set_factor(self, factor: float) -> None:
-        self.index = min(range(len(STEPS)), key=lambda i: abs(STEPS[i] - factor))
-        self.apply()
+        self.set_step(min(range(len(STEPS)), key=lambda i: abs(STEPS[i] - factor)))
 
     def apply(self) -> None:
         factor = self.factor
         font = QFont(QGuiApplication.font())
         font.setPointSizeF(self.base_points * factor)
         QApplication.setFont(font)
-        for widget in self.window.findChildren(QWidget):
-            if isinstance(widget, QAbstractItemView) and hasattr(widget, "verticalHeader"):
-                widget.verticalHeader().setDefaultSectionSize(int(widget.fontMetrics().height() * 1.5))
-        if self.grid is not None and self.base_cell:
-            self.grid.set_cell_height(self.base_cell * factor, user=False)
+        # Widgets receive the new font through posted events: size the tables once they have it.
+        QTimer.singleShot(0, self, self._fit_tables)
+        if self.grid is not None:
+            if factor == 1.0:
+                self.grid.fit()
+            else:
+                # The map's labels are sized from its cells: grow the cells with the text (the map scrolls).
+                self.grid.set_cell_height(self.base_cell * factor)
         self.changed.emit(factor)
+
+    def _fit_tables(self) -> None:
+        for table in self.window.findChildren(QTableView):
+            table.verticalHeader().setDefaultSectionSize(int(table.fontMetrics().height() * 1.5))
+            table.horizontalHeader().resizeSections(QHeaderView.ResizeMode.ResizeToContents)

@@ -122,10 +122,14 @@ def test_step_through_reaches_the_discard(window):
 
 def test_presentation_zoom_scales_fonts_and_map(window, qapp):
     before_font = qapp.font().pointSizeF()
+    table = window.vcpu_panel.view
+    before_row = table.verticalHeader().defaultSectionSize()
     before_cell = window.map_view.grid.cell_h
     window.zoom.zoom_in.trigger()
     window.zoom.zoom_in.trigger()
+    qapp.processEvents()
     assert qapp.font().pointSizeF() > before_font * 1.4
+    assert table.verticalHeader().defaultSectionSize() > before_row
     assert window.map_view.grid.cell_h > before_cell
     window.zoom.reset.trigger()
     assert qapp.font().pointSizeF() == pytest.approx(before_font)
