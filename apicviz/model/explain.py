@@ -83,7 +83,8 @@ def explain_route(ev: Evaluation, n: int, brief: bool = False) -> list[str]:
         lines.append(f"Lowest priority on the slow path: {rule}.")
     if r.delivery != irq.delivery:
         lines.append("Physical lowest priority to 0xff is a broadcast: the slow path turns it into fixed delivery.")
-    refused = [i for i in r.targets if i not in set(r.accepted)]
+    accepted = set(r.accepted)
+    refused = [i for i in r.targets if i not in accepted]
     if refused:
         lines.append(f"Software-disabled APIC(s) {_names(ev, refused)} discard the {irq.delivery} message.")
     losers = ev.result.phys_losers

@@ -307,29 +307,42 @@ class Router:
         path does (xAPIC APICs see the same 8 bits), so hardware is not
         recomputed there.
         """
+        assert irq.delivery == "fixed", "the sweep routes fixed messages"
         slow = self.matches(irq, dest, source)
         fast = self.fast_path(irq, dest, source)
+        wide = dest > 0xFF and bool(self.xapic_present)
         if fast is not None and fast[0] != slow:
-            return self.route_dest(irq, dest, source)
-        if dest > 0xFF and self.xapic_present and self.matches(irq, dest, source, hardware=True) != slow:
-            return self.route_dest(irq, dest, source)
+            hardware = self.matches(irq, dest, source, hardware=True) if wide else slow
+            return self._assemble(irq, dest, source, slow, "fixed", fast, hardware, sweep=True)
+        if wide:
+            hardware = self.matches(irq, dest, source, hardware=True)
+            if hardware != slow:
+                return self._assemble(irq, dest, source, slow, "fixed", fast, hardware, sweep=True)
         return None
 
     def route_dest(self, irq: Interrupt, dest: int, source: int | None) -> Route:
         slow, slow_delivery = self.slow_path(irq, dest, source)
         fast = self.fast_path(irq, dest, source)
+        hardware = self.matches(irq, dest, source, hardware=True)
+        return self._assemble(irq, dest, source, slow, slow_delivery, fast, hardware)
+
+    def _assemble(self, irq: Interrupt, dest: int, source: int | None, slow: list[int], slow_delivery: str,
+                  fast: tuple[list[int], str, list] | None, hardware: list[int], sweep: bool = False) -> Route:
+        """The Route from the three answers (``hardware`` = matching APICs, before lowest-priority eligibility).
+
+        ``sweep`` routes skip the decline text, which the sweep does not report.
+        """
         if fast is not None:
             targets, note, slots = fast
             path, delivery = "fast", irq.delivery
         else:
             targets, path, delivery, slots = slow, "slow", slow_delivery, []
-            note = self._decline_reason(irq, dest, source)
+            note = "" if sweep else self._decline_reason(irq, dest, source)
         vcpus = self.vcpus
         if delivery in ("fixed", LOWEST):
             accepted = [i for i in targets if vcpus[i].sw_enabled]
         else:
             accepted = list(targets)
-        hardware = self.matches(irq, dest, source, hardware=True)
         if irq.delivery == LOWEST:
             hardware = [i for i in hardware if vcpus[i].sw_enabled]
             dropped = list(hardware) if not targets else []
