@@ -14,7 +14,8 @@ from .scenario import APIC_BROADCAST, X2APIC_BROADCAST, Interrupt, KvmConfig, Vc
 MAX_VCPU_LINES = 24
 
 
-def _names(ev: Evaluation, idxs: list[int]) -> str:
+def names(ev: Evaluation, idxs: list[int]) -> str:
+    """vCPU ids in hex, shortened for long lists (shared by every text output)."""
     if not idxs:
         return "nobody"
     ids = ev.ids(idxs)
@@ -73,10 +74,10 @@ def explain_route(ev: Evaluation, n: int, brief: bool = False) -> list[str]:
     r = ev.routes[n]
     lines = []
     if r.path == "fast":
-        lines.append(f"Fast path: {r.fast_note}. KVM delivers to {_names(ev, r.targets)}.")
+        lines.append(f"Fast path: {r.fast_note}. KVM delivers to {names(ev, r.targets)}.")
     else:
         lines.append(f"Slow path: {r.fast_note}; KVM checks every vCPU with kvm_apic_match_dest() "
-                     f"and delivers to {_names(ev, r.targets)}.")
+                     f"and delivers to {names(ev, r.targets)}.")
     if irq.delivery == "lowest" and r.path == "slow" and r.delivery == "lowest":
         rule = ("vector hashing picks candidate (vector mod number of software-enabled matches)"
                 if scenario.kvm.vector_hashing else "the software-enabled match with the smallest arb_prio wins")
@@ -86,23 +87,23 @@ def explain_route(ev: Evaluation, n: int, brief: bool = False) -> list[str]:
     accepted = set(r.accepted)
     refused = [i for i in r.targets if i not in accepted]
     if refused:
-        lines.append(f"Software-disabled APIC(s) {_names(ev, refused)} discard the {irq.delivery} message.")
+        lines.append(f"Software-disabled APIC(s) {names(ev, refused)} discard the {irq.delivery} message.")
     losers = ev.result.phys_losers
     for table, slot in r.slots:
         if table == "phys" and slot in losers:
             lost = [i for i in losers[slot] if ev.result.map and ev.result.map.phys_map.get(slot) != i]
             if lost:
-                lines.append(f"Slot {fmt_id(slot)} can hold one vCPU: {_names(ev, lost)} also wanted it and lost "
+                lines.append(f"Slot {fmt_id(slot)} can hold one vCPU: {names(ev, lost)} also wanted it and lost "
                              f"(before 6.3, or with 32-bit IDs, KVM keeps going instead of giving up the map).")
     if r.path == "fast" and r.slow_path_targets != r.targets:
-        lines.append(f"The slow path alone would have chosen {_names(ev, r.slow_path_targets)}: "
+        lines.append(f"The slow path alone would have chosen {names(ev, r.slow_path_targets)}: "
                      f"KVM's optimized map disagrees with its own reference.")
-    lines.append(f"Hardware: {_names(ev, r.hardware_targets)}"
+    lines.append(f"Hardware: {names(ev, r.hardware_targets)}"
                  + (" (the eligible APICs for lowest priority)." if irq.delivery == "lowest" else "."))
     if r.dropped:
-        lines.append(f"DROPPED: {_names(ev, r.dropped)} should get it but do not.")
+        lines.append(f"DROPPED: {names(ev, r.dropped)} should get it but do not.")
     if r.extra:
-        lines.append(f"Extra: {_names(ev, r.extra)} get it although hardware would not deliver there.")
+        lines.append(f"Extra: {names(ev, r.extra)} get it although hardware would not deliver there.")
     if brief:
         return lines
     lines.append("")

@@ -2,15 +2,8 @@
 from __future__ import annotations
 
 from .analysis import Evaluation
+from .explain import names as _names
 from .numbers import fmt_id
-
-
-def _names(ev: Evaluation, idxs: list[int]) -> str:
-    if not idxs:
-        return "nobody"
-    ids = ev.ids(idxs)
-    shown = ", ".join(fmt_id(i) for i in ids[:12])
-    return shown + (f" … ({len(ids)} vCPUs)" if len(ids) > 12 else "")
 
 
 def map_summary(ev: Evaluation) -> list[str]:
