@@ -98,6 +98,7 @@ def create_main_window(path: str | None = None, *, scenario: Scenario | None = N
         from .autosave import Autosaver
 
         window.autosaver = Autosaver(controller)
+        window.autosaver.failed.connect(window.show_message)
     window.setWindowIcon(app_icon())
     if message:
         window.show_message(message)
