@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         #: Set by create_main_window when autosave is on; discarded on a clean close.
         self.autosaver = None
         self.summary = StatusSummary(controller, self)
+        self.statusBar().setSizeGripEnabled(False)  # the chips need every pixel at 1280 px
         self.statusBar().addWidget(self.summary, 1)
         self.statusBar().messageChanged.connect(self._on_message_changed)
         self._build_menus()

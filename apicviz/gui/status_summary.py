@@ -81,19 +81,19 @@ class StatusSummary(QWidget):
             self.map.setMinimumWidth(self.map.sizeHint().width())
         else:
             reason = res.reason or ""
-            self.map.show_state(f"✖ map: NONE — {short_reason(reason)}", "bad",
+            self.map.show_state(f"✖ map NONE: {short_reason(reason)}", "bad",
                                 f"map: NONE (no optimized map) — {reason}")
             self.map.setMinimumWidth(min(self.map.sizeHint().width(), 330))
-        mode = res.map.logical_mode if res.map is not None else "none (no map)"
+        mode = res.map.logical_mode if res.map is not None else "no map"
         bad_logical = res.map is None or mode in ("disabled", "none")
         self.logical.show_state(f"logical: {mode}", "warn" if bad_logical else "ok",
                                 f"logical mode: {mode}" + (f"\n{res.logical_reason}" if res.logical_reason else ""))
         inhibits = sorted(res.apicv_inhibits)
         if inhibits:
-            self.inhibits.show_state(f"⚠ APICv inhibits: {len(inhibits)}", "warn",
+            self.inhibits.show_state(f"⚠ inhibits: {len(inhibits)}", "warn",
                                      "APICv inhibits: " + ", ".join(inhibits))
         else:
-            self.inhibits.show_state("APICv inhibits: none", "ok")
+            self.inhibits.show_state("inhibits: none", "ok", "APICv inhibits: none")
         n_alias = len(ev.aliases_physical) + len(ev.aliases_logical)
         if n_alias:
             self.aliases.show_state(f"⚠ aliased IDs: {n_alias}", "warn",
@@ -107,7 +107,7 @@ class StatusSummary(QWidget):
             self.dropped.show_state(f"✖ DROPPED: {n_bad} of {n_irq} interrupts", "bad",
                                     f"dropped: {ev.dropped_count} deliveries in {n_bad} of {n_irq} interrupts")
         else:
-            self.dropped.show_state(f"dropped: 0 of {n_irq} interrupts", "ok")
+            self.dropped.show_state(f"dropped: 0/{n_irq}", "ok", f"dropped: 0 of {n_irq} interrupts")
         self.sweep.show_state("sweep: …", "info", "sweep: running")
 
     def _on_sweep_changed(self, result: SweepResult) -> None:

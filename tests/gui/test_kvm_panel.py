@@ -25,7 +25,7 @@ def test_kernel_switch_changes_the_routing_of_the_example(window):
     assert panel.behaviour.text() == "behaviour 6.3+"
     assert "kernel upstream (6.3+)" in window.summary.text()
     assert "NONE" in window.summary.text()
-    assert "APICv inhibits: 3" in window.summary.text()
+    assert "inhibits: 3" in window.summary.text()
     assert text(window.interrupt_model, 0, "path") == "slow"
 
     assert controller.undo_stack.undoText() == "Set kernel to upstream"
