@@ -32,6 +32,7 @@ class CompareView(QWidget):
         super().__init__(parent)
         self.controller = controller
         self.comparison: Comparison | None = None
+        self._active = False
         self.kernel = QComboBox(self)
         self.kernel.addItems(list(KERNEL_CHOICES))
         self.kernel.setToolTip("Kernel B: the current scenario is evaluated again with this kernel")
@@ -78,23 +79,25 @@ class CompareView(QWidget):
         self.kernel.setCurrentText(kernel)
 
     def _on_result_changed(self, _ev: object) -> None:
-        if self.isVisible():
+        if self._active:
             self._refresh()
-        else:
-            self._stale = True
 
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        if getattr(self, "_stale", False):
+    def set_active(self, active: bool) -> None:
+        """The dock's tab became current (or not): only a comparison someone sees is marked on the map."""
+        self._active = active
+        if active:
             self._refresh()
-        super().showEvent(event)
+        elif self.controller.comparison is not None:
+            self.controller.set_comparison(None)
 
     def _refresh(self) -> None:
-        self._stale = False
         scenario = self.controller.scenario
         kvm_b = replace(scenario.kvm, kernel=self.kernel.currentText(), use_32bit_ids=self.use_32bit.isChecked(),
                         disable_broadcast_quirk=self.quirk_off.isChecked())
         self.comparison = compare(scenario, scenario.kvm, kvm_b)
         self.browser.setHtml(self._html(self.comparison))
+        if self._active:
+            self.controller.set_comparison(self.comparison)  # the map marks the slots that change
 
     def text(self) -> str:
         return self.browser.toPlainText()

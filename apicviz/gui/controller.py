@@ -69,6 +69,8 @@ class Controller(QObject):
     rows_changed = Signal(str, int, int)
     #: An edit was refused; the message names the field and what is allowed.
     edit_refused = Signal(str)
+    #: The Compare dock's result (a model.compare.Comparison) or None when no comparison is shown.
+    comparison_changed = Signal(object)
 
     def __init__(self, scenario: Scenario | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -82,6 +84,7 @@ class Controller(QObject):
         self.sweep_result: SweepResult | None = None
         self.selected_vcpus: list[int] = []
         self.selected_interrupt: int = -1
+        self.comparison = None
         self.last_refusal: str = ""
         self._mutating = 0
         self._generation = 0
@@ -173,6 +176,11 @@ class Controller(QObject):
         if indexes != self.selected_vcpus:
             self.selected_vcpus = indexes
             self.vcpu_selection_changed.emit(indexes)
+
+    def set_comparison(self, comparison) -> None:
+        """Publish (or clear, with None) what changes under a second kernel, for the map to mark."""
+        self.comparison = comparison
+        self.comparison_changed.emit(comparison)
 
     def select_interrupt(self, row: int) -> None:
         if self._mutating:

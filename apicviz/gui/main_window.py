@@ -74,6 +74,9 @@ class MainWindow(QMainWindow):
         self.explain_dock = self._dock("explain", "Explain", self.explain_view)
         self.compare_dock = self._dock("compare", "Compare kernels", self.compare_view)
         self.step_dock = self._dock("steps", "Step through the recalculation", self.step_view)
+        # Tabbed-away docks stay "visible" to Qt: these two only work while their tab is shown.
+        self.compare_dock.visibilityChanged.connect(self.compare_view.set_active)
+        self.step_dock.visibilityChanged.connect(self.step_view.set_active)
         # Placed once, in their final arrangement (re-arranging added docks leaves stray tab bars).
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.vcpu_dock)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.interrupt_dock)

@@ -9,7 +9,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QPainter, QPaintEvent
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 
-from .map_slots import BEYOND, DIRECT, DROPPED, EMPTY, EXTRA, HOTPLUG, LOGICAL, SENDER, TARGET, WOULD, SlotInfo
+from .map_slots import BEYOND, CHANGED, DIRECT, DROPPED, EMPTY, EXTRA, HOTPLUG, LOGICAL, SENDER, TARGET, WOULD, SlotInfo
 from .slot_painter import SlotPainter
 
 SWATCH_W, SWATCH_H = 56, 27
@@ -38,6 +38,8 @@ ENTRIES: list[tuple[SlotInfo, str, str]] = [
     (SlotInfo(0x5, DIRECT, 5, 0x5, markers=[(EXTRA, 5)]), "! extra",
      "Selected interrupt: KVM delivers here although hardware would not. Orange triangle."),
     (SlotInfo(0x0, DIRECT, 0, 0x0, markers=[(SENDER, 0)]), "S sender", "The vCPU that sent the selected IPI."),
+    (SlotInfo(0x7, DIRECT, 7, 0x7, markers=[(CHANGED, -1)]), "Δ changes under B",
+     "Shown while the Compare kernels tab is open: this slot's vCPU differs under kernel B. Purple diamond."),
     (SlotInfo(0x6, DIRECT, 6, 0x6, read=True), "read by fast path",
      "Dashed blue frame: the slot(s) KVM's fast path looked up for the selected interrupt."),
     (SlotInfo(0x8, DIRECT, 8, 0x8, selected=True), "selected vCPU", "Thick black frame: the selected vCPU(s)."),

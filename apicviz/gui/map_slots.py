@@ -18,9 +18,10 @@ COLUMNS = 16
 XAPIC_ROWS = 0x10  # rows 0x00..0xf0 (IDs 0..0xff) are always shown
 
 EMPTY, DIRECT, HOTPLUG, LOGICAL, WOULD, BEYOND = "empty", "direct", "hotplug", "logical", "would", "beyond"
-TARGET, DROPPED, EXTRA, SENDER = "target", "dropped", "extra", "sender"
-MARKER_ORDER = (DROPPED, EXTRA, TARGET, SENDER)
-MARKER_TEXT = {TARGET: "✓ target", DROPPED: "✗ DROPPED", EXTRA: "! extra", SENDER: "S sender"}
+TARGET, DROPPED, EXTRA, SENDER, CHANGED = "target", "dropped", "extra", "sender", "changed"
+MARKER_ORDER = (DROPPED, EXTRA, TARGET, SENDER, CHANGED)
+MARKER_TEXT = {TARGET: "✓ target", DROPPED: "✗ DROPPED", EXTRA: "! extra", SENDER: "S sender",
+               CHANGED: "Δ changes under kernel B"}
 
 WHY = {
     DIRECT: "its own APIC ID",
@@ -112,6 +113,7 @@ class MapSlots:
         self.selected_vcpus: set[int] = set()
         self.read: set[int] = set()
         self.markers: dict[int, list[tuple[str, int]]] = {}
+        self.changed: dict[int, str] = {}
         self.route: Route | None = None
         self.route_index = -1
         self.extra_rows: set[int] = set()
@@ -176,6 +178,10 @@ class MapSlots:
 
     # ----- overlay: selection and the selected interrupt -----------------------
 
+    def set_changed(self, changed: dict[int, str]) -> None:
+        """Slots whose owner differs under the Compare dock's kernel B: slot -> "A → B" in words."""
+        self.changed = dict(changed)
+
     def set_overlay(self, selected: list[int], route: Route | None, route_index: int = -1,
                     sender: int | None = None) -> None:
         """Mark selected vCPUs and the route of one interrupt (targets, dropped, extra, sender)."""
@@ -195,6 +201,8 @@ class MapSlots:
                 self._mark(TARGET, idx, self._target_slots(idx))
             if sender is not None:
                 self._mark(SENDER, sender, self.slots_of(sender))
+        for slot in self.changed:
+            self.markers.setdefault(slot, []).append((CHANGED, -1))
         self._rows = None
 
     def _mark(self, kind: str, idx: int, slots: list[int]) -> None:
@@ -315,11 +323,15 @@ class MapSlots:
                 lines.append(f"  … and {len(s.losers) - 12} more")
         if s.conflict and self.conflict is not None:
             lines.append("KVM (6.3+) discarded the whole map when the second vCPU collided here")
-        if self.route is not None and (s.read or s.markers):
+        if apic_id in self.changed:
+            lines.append(f"Δ under kernel B: {self.changed[apic_id]}")
+        if self.route is not None and (s.read or any(k != CHANGED for k, _ in s.markers)):
             lines.append(f"interrupt #{self.route_index}:")
             if s.read:
                 lines.append("  read by the fast path")
             for kind, idx in s.markers:
+                if kind == CHANGED:
+                    continue
                 lines.append(f"  {MARKER_TEXT[kind]}: vCPU {fmt_id(self.vcpus[idx].id)}"
                              + (" (lost this slot, so the fast path cannot reach it)"
                                 if kind == DROPPED and idx != s.vcpu else ""))

@@ -144,6 +144,7 @@ class MapView(QWidget):
         controller.result_changed.connect(self._on_result_changed)
         controller.vcpu_selection_changed.connect(self._on_vcpu_selection_changed)
         controller.interrupt_selection_changed.connect(self._on_interrupt_selection_changed)
+        controller.comparison_changed.connect(self._on_comparison_changed)
         self._on_result_changed(controller.evaluation)
 
     # ----- layout by width ---------------------------------------------------------------
@@ -236,6 +237,9 @@ class MapView(QWidget):
             if focus and not any(self.grid.is_slot_visible(s) for s in focus):
                 self.grid.scroll_to_slot(focus[0])
 
+    def _on_comparison_changed(self, _comparison: object) -> None:
+        self._refresh_overlay()
+
     def _refresh_overlay(self) -> None:
         if self.slots is None:
             return
@@ -264,9 +268,14 @@ class MapView(QWidget):
         if self._goto_id is not None:
             extra.add(self._goto_id)
         slots.set_extra_rows(extra)
+        slots.set_changed(changed_slots(ctrl.comparison))
         slots.set_overlay(list(ctrl.selected_vcpus), route, n if route is not None else -1, sender)
 
     # ----- words -----------------------------------------------------------------------
+
+    def changed_slot_ids(self) -> list[int]:
+        """Slots marked Δ (they change under the Compare dock's kernel B)."""
+        return sorted(self.slots.changed) if self.slots is not None else []
 
     def _update_texts(self, ev: Evaluation) -> None:
         res = ev.result
@@ -390,3 +399,14 @@ class MapView(QWidget):
 
     def logical_mode_text(self) -> str:
         return self.logical.mode_text()
+
+
+def changed_slots(comparison) -> dict[int, str]:
+    """Slot -> "vCPU 0x1 → empty" for a Comparison (nothing when none is shown or a map is missing)."""
+    if comparison is None:
+        return {}
+
+    def who(vcpu_id: int | None) -> str:
+        return "empty" if vcpu_id is None else f"vCPU {vcpu_id:#x}"
+
+    return {slot: f"{who(a)} → {who(b)} ({comparison.label_b})" for slot, (a, b) in comparison.slots.items()}

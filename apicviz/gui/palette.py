@@ -37,6 +37,7 @@ MARKERS: dict[str, tuple[str, str]] = {
     "dropped": (VERMILLION, "#FFFFFF"),
     "extra": (ORANGE, BLACK),
     "sender": ("#303030", "#FFFFFF"),
+    "changed": (PURPLE, BLACK),
 }
 
 READ_OUTLINE = BLUE

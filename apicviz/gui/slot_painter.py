@@ -13,7 +13,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
 
 from . import palette
-from .map_slots import DROPPED, EXTRA, SENDER, TARGET, SlotInfo
+from .map_slots import CHANGED, DROPPED, EXTRA, SENDER, TARGET, SlotInfo
 
 LOD_FULL, LOD_LINE, LOD_OVERVIEW = 2, 1, 0
 CACHE_BYTES = 24 * 1024 * 1024  # rendered cells kept per painter
@@ -315,6 +315,16 @@ def paint_marker(p: QPainter, r: QRectF, kind: str) -> None:
         p.setPen(line)
         p.drawLine(QPointF(r.center().x(), r.top() + w * 0.35), QPointF(r.center().x(), r.top() + w * 0.65))
         p.drawPoint(QPointF(r.center().x(), r.top() + w * 0.84))
+    elif kind == CHANGED:  # a diamond with a Δ: differs under the compared kernel
+        diamond = QPolygonF([QPointF(r.center().x(), r.top()), QPointF(r.right(), r.center().y()),
+                             QPointF(r.center().x(), r.bottom()), QPointF(r.left(), r.center().y())])
+        p.drawPolygon(diamond)
+        f = QFont(p.font())
+        f.setPixelSize(max(6, round(w * 0.6)))
+        f.setBold(True)
+        p.setFont(f)
+        p.setPen(QColor(fg))
+        p.drawText(r, Qt.AlignmentFlag.AlignCenter, "Δ")
     else:  # SENDER
         p.drawRoundedRect(r, w * 0.25, w * 0.25)
         f = QFont(p.font())

@@ -41,6 +41,7 @@ class StepView(QWidget):
         self.steps: list[Step] = []
         self.position = -1
         self._stale = True
+        self._active = False
         self.list = QListWidget(self)
         self.list.setWordWrap(True)
         self.list.currentRowChanged.connect(self._on_row_changed)
@@ -74,16 +75,17 @@ class StepView(QWidget):
         controller.result_changed.connect(self._on_result_changed)
 
     def _on_result_changed(self, _ev: object) -> None:
-        # Tracing a 4096-vCPU map costs tens of ms: only do it while visible.
-        if self.isVisible():
+        # Tracing a 4096-vCPU map costs tens of ms: only do it while the tab is shown.
+        if self._active:
             self._reload()
         else:
             self._stale = True
 
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        if self._stale:
+    def set_active(self, active: bool) -> None:
+        """The dock's tab became current (or not); a tabbed-away dock still counts as 'visible' to Qt."""
+        self._active = active
+        if active and self._stale:
             self._reload()
-        super().showEvent(event)
 
     def _reload(self) -> None:
         self._stale = False

@@ -29,6 +29,13 @@ COLOURS = {
 IGNORED_FG = QColor("#8a8a8a")
 
 
+_ROLES = frozenset({
+    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole, Qt.ItemDataRole.CheckStateRole,
+    Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.FontRole,
+    Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.TextAlignmentRole,
+})
+
+
 class RowTableModel(QAbstractTableModel):
     """Columns come from a tuple of :class:`Column`; subclasses add the derived ones."""
 
@@ -101,6 +108,9 @@ class RowTableModel(QAbstractTableModel):
         return flags
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        # A painted cell is asked for ~10 roles; answer the unused ones before any work (big VMs repaint often).
+        if role not in _ROLES:
+            return None
         items = self.items()
         if not index.isValid() or index.row() >= len(items):
             return None

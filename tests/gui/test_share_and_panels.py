@@ -179,3 +179,20 @@ def test_clean_close_removes_autosave(window, app_data_dir):
     assert read_autosave() is not None
     controller.undo_stack.undo()  # back to clean: nothing left to restore
     assert read_autosave() is None
+
+
+def test_map_marks_slots_that_change_under_kernel_b(window, qtbot):
+    """With the Compare tab open, the map puts Δ on slots whose vCPU differs under kernel B."""
+    _open(window, EXAMPLES / "04-wrap-0x123-and-0x23.apicviz.json")  # 6.1: slots 0x0, 0x23, 0x123
+    window.show()
+    window.compare_dock.raise_()
+    window.compare_view.set_kernel("upstream")  # upstream without 32-bit IDs: no map at all
+    qtbot.waitUntil(lambda: window.map_view.changed_slot_ids() == [0x0, 0x23, 0x123])
+    assert "Δ under kernel B: vCPU 0x23 → empty" in window.map_view.slots.tooltip(0x23)
+    window.interrupt_dock.raise_()  # compare tab hidden: the marks go
+    qtbot.waitUntil(lambda: window.map_view.changed_slot_ids() == [])
+    window.compare_dock.raise_()
+    window.compare_view.use_32bit.setChecked(True)  # with 32-bit IDs upstream builds the same map
+    qtbot.waitUntil(lambda: window.compare_view.comparison is not None
+                    and window.compare_view.comparison.b.result.status == "optimized")
+    assert window.map_view.changed_slot_ids() == []
