@@ -27,6 +27,7 @@ COLOURS = {
     "ok": QColor("#cfeccf"),
 }
 IGNORED_FG = QColor("#8a8a8a")
+_MISSING = object()
 
 
 _ROLES = frozenset({
@@ -57,6 +58,12 @@ class RowTableModel(QAbstractTableModel):
         controller.scenario_replaced.connect(self._on_scenario_replaced)
         self._bold = QFont()
         self._bold.setBold(True)
+        #: (row, column, role) -> value; a repaint after an edit recomputes only what changed.
+        self._cache: dict[tuple[int, int, int], Any] = {}
+        self.modelAboutToBeReset.connect(self._cache.clear)
+        self.rowsAboutToBeInserted.connect(self._cache.clear)
+        self.rowsAboutToBeRemoved.connect(self._cache.clear)
+        self.rowsAboutToBeMoved.connect(self._cache.clear)
         self.refresh_results()
 
     # ----- subclass hooks ----------------------------------------------------
@@ -111,6 +118,14 @@ class RowTableModel(QAbstractTableModel):
         # A painted cell is asked for ~10 roles; answer the unused ones before any work (big VMs repaint often).
         if role not in _ROLES:
             return None
+        key = (index.row(), index.column(), int(role))
+        cached = self._cache.get(key, _MISSING)
+        if cached is _MISSING:
+            cached = self._cache[key] = self._data(index, role)
+        return cached
+
+    def _data(self, index: Index, role: int) -> Any:
+        """What data() answers; cached per cell and role until the row or the results change."""
         items = self.items()
         if not index.isValid() or index.row() >= len(items):
             return None
@@ -179,10 +194,15 @@ class RowTableModel(QAbstractTableModel):
 
     def _on_rows_changed(self, kind: str, first: int, last: int) -> None:
         if kind == self.kind:
+            for key in [k for k in self._cache if first <= k[0] <= last]:
+                del self._cache[key]
             self.dataChanged.emit(self.index(first, 0), self.index(last, len(self.columns) - 1))
 
     def _on_result_changed(self, _evaluation: object) -> None:
         self.refresh_results()
+        derived = set(self._derived_keys)
+        for key in [k for k in self._cache if k[1] in derived]:
+            del self._cache[key]
         n = self.rowCount()
         if n and self._derived_keys:
             self.dataChanged.emit(self.index(0, min(self._derived_keys)), self.index(n - 1, len(self.columns) - 1))

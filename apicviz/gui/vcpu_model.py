@@ -100,12 +100,18 @@ class VcpuTableModel(RowTableModel):
     columns = VCPU_COLUMNS
 
     def refresh_results(self) -> None:
-        ev = self.controller.evaluation
-        index = SlotIndex.build(ev)
-        self._badges = [vcpu_badge(ev, i, index) for i in range(len(ev.scenario.vcpus))]
+        # Badges are worked out when a row is shown: a 4096-vCPU edit must not compute 4096 of them.
+        self._ev = self.controller.evaluation
+        self._index = SlotIndex.build(self._ev)
+        self._badges: dict[int, Badge] = {}
 
     def badge(self, row: int) -> Badge | None:
-        return self._badges[row] if 0 <= row < len(self._badges) else None
+        if not 0 <= row < len(self._ev.scenario.vcpus):
+            return None
+        found = self._badges.get(row)
+        if found is None:
+            found = self._badges[row] = vcpu_badge(self._ev, row, self._index)
+        return found
 
     def ignored(self, item: Vcpu, key: str) -> str:
         if item.x2apic_mode:

@@ -33,7 +33,7 @@ def eval_text(ev: Evaluation, path: str, with_sweep: bool = True, detailed: bool
 
     lines = [f"== {path}" + (f" — {ev.scenario.title}" if ev.scenario.title else "")]
     lines += map_summary(ev)
-    for n, (irq, route) in enumerate(zip(ev.scenario.interrupts, ev.routes)):
+    for n, irq in enumerate(ev.scenario.interrupts):
         label = irq.name or irq.describe()
         lines.append("")
         lines.append(f"[{n}] {label}: {irq.describe()}" if irq.name else f"[{n}] {label}")
