@@ -319,17 +319,17 @@ def paint_marker(p: QPainter, r: QRectF, kind: str) -> None:
         diamond = QPolygonF([QPointF(r.center().x(), r.top()), QPointF(r.right(), r.center().y()),
                              QPointF(r.center().x(), r.bottom()), QPointF(r.left(), r.center().y())])
         p.drawPolygon(diamond)
-        f = QFont(p.font())
-        f.setPixelSize(max(6, round(w * 0.6)))
-        f.setBold(True)
-        p.setFont(f)
-        p.setPen(QColor(fg))
-        p.drawText(r, Qt.AlignmentFlag.AlignCenter, "Δ")
+        _glyph_letter(p, r, fg, "Δ", 0.6)
     else:  # SENDER
         p.drawRoundedRect(r, w * 0.25, w * 0.25)
-        f = QFont(p.font())
-        f.setPixelSize(max(6, round(w * 0.72)))
-        f.setBold(True)
-        p.setFont(f)
-        p.setPen(QColor(fg))
-        p.drawText(r, Qt.AlignmentFlag.AlignCenter, "S")
+        _glyph_letter(p, r, fg, "S", 0.72)
+
+
+def _glyph_letter(p: QPainter, r: QRectF, fg: str, letter: str, scale: float) -> None:
+    """A bold letter centred in a marker badge."""
+    f = QFont(p.font())
+    f.setPixelSize(max(6, round(r.width() * scale)))
+    f.setBold(True)
+    p.setFont(f)
+    p.setPen(QColor(fg))
+    p.drawText(r, Qt.AlignmentFlag.AlignCenter, letter)
