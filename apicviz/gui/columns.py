@@ -183,6 +183,8 @@ INTERRUPT_COLUMNS: tuple[Column, ...] = (
     Column("targets", "Targets", "vCPUs KVM delivers to (kvm_apic_set_irq), by vCPU ID."),
     Column("dropped", "Dropped", "vCPUs the architecture says should get the message but KVM does not deliver to."),
     Column("extra", "Extra", "vCPUs KVM delivers to that real hardware would not."),
+    Column("under_b", "Under kernel B", "The same message under the kernel (or flags) chosen in the Compare kernels tab:\n"
+           "its path, targets and dropped vCPUs there; ≠ marks a route that changes. Empty while that tab is closed."),
 )
 
 

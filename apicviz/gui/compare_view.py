@@ -33,6 +33,7 @@ class CompareView(QWidget):
         self.controller = controller
         self.comparison: Comparison | None = None
         self._active = False
+        self._engaged = False
         self.kernel = QComboBox(self)
         self.kernel.addItems(list(KERNEL_CHOICES))
         self.kernel.setToolTip("Kernel B: the current scenario is evaluated again with this kernel")
@@ -40,6 +41,11 @@ class CompareView(QWidget):
         self.use_32bit.setToolTip("KVM_X2APIC_API_USE_32BIT_IDS for kernel B")
         self.quirk_off = QCheckBox("broadcast quirk off", self)
         self.quirk_off.setToolTip("KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK for kernel B")
+        self.mark = QCheckBox("Mark on map and table", self)
+        self.mark.setChecked(True)
+        self.mark.setToolTip("Δ on map slots that change under kernel B, and B's route in the interrupts table\n"
+                             "(stays while you switch tabs; close this dock or untick to stop)")
+        self.mark.toggled.connect(lambda _on: self._sync())
         self.highlight = QPushButton("Select changed vCPUs", self)
         self.highlight.setToolTip("Select (and highlight on the map) the vCPUs whose slots or deliveries change")
         self.highlight.clicked.connect(self._on_highlight)
@@ -49,6 +55,7 @@ class CompareView(QWidget):
         top.addWidget(self.use_32bit)
         top.addWidget(self.quirk_off)
         top.addStretch(1)
+        top.addWidget(self.mark)
         top.addWidget(self.highlight)
         self.browser = QTextBrowser(self)
         layout = QVBoxLayout(self)
@@ -78,14 +85,27 @@ class CompareView(QWidget):
     def set_kernel(self, kernel: str) -> None:
         self.kernel.setCurrentText(kernel)
 
+    @property
+    def _marking(self) -> bool:
+        """Differences are marked on the map and the interrupts table from the first look at this tab
+        until the dock is closed or the box is unticked (each edit then costs a second evaluation)."""
+        return self._engaged and self.mark.isChecked()
+
     def _on_result_changed(self, _ev: object) -> None:
-        if self._active:
+        if self._active or self._marking:
             self._refresh()
 
-    def set_active(self, active: bool) -> None:
-        """The dock's tab became current (or not): only a comparison someone sees is marked on the map."""
+    def set_active(self, active: bool, closed: bool = False) -> None:
+        """The dock's tab became current (or not), or the dock was closed."""
         self._active = active
         if active:
+            self._engaged = True
+        if closed:
+            self._engaged = False
+        self._sync()
+
+    def _sync(self) -> None:
+        if self._active or self._marking:
             self._refresh()
         elif self.controller.comparison is not None:
             self.controller.set_comparison(None)
@@ -96,8 +116,10 @@ class CompareView(QWidget):
                         disable_broadcast_quirk=self.quirk_off.isChecked())
         self.comparison = compare(scenario, scenario.kvm, kvm_b)
         self.browser.setHtml(self._html(self.comparison))
-        if self._active:
-            self.controller.set_comparison(self.comparison)  # the map marks the slots that change
+        if self._marking:
+            self.controller.set_comparison(self.comparison)  # the map and the interrupts table mark changes
+        elif self.controller.comparison is not None:
+            self.controller.set_comparison(None)
 
     def text(self) -> str:
         return self.browser.toPlainText()

@@ -75,7 +75,8 @@ class MainWindow(QMainWindow):
         self.compare_dock = self._dock("compare", "Compare kernels", self.compare_view)
         self.step_dock = self._dock("steps", "Step through the recalculation", self.step_view)
         # Tabbed-away docks stay "visible" to Qt: these two only work while their tab is shown.
-        self.compare_dock.visibilityChanged.connect(self.compare_view.set_active)
+        self.compare_dock.visibilityChanged.connect(
+            lambda shown: self.compare_view.set_active(shown, closed=self.compare_dock.isHidden()))
         self.step_dock.visibilityChanged.connect(self.step_view.set_active)
         # Placed once, in their final arrangement (re-arranging added docks leaves stray tab bars).
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.vcpu_dock)

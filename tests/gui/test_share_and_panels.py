@@ -189,10 +189,34 @@ def test_map_marks_slots_that_change_under_kernel_b(window, qtbot):
     window.compare_view.set_kernel("upstream")  # upstream without 32-bit IDs: no map at all
     qtbot.waitUntil(lambda: window.map_view.changed_slot_ids() == [0x0, 0x23, 0x123])
     assert "Δ under kernel B: vCPU 0x23 → empty" in window.map_view.slots.tooltip(0x23)
-    window.interrupt_dock.raise_()  # compare tab hidden: the marks go
+    window.interrupt_dock.raise_()  # back to the interrupts tab: the marks stay while comparing
+    qtbot.wait(50)
+    assert window.map_view.changed_slot_ids() == [0x0, 0x23, 0x123]
+    window.compare_view.mark.setChecked(False)  # untick: the marks go
     qtbot.waitUntil(lambda: window.map_view.changed_slot_ids() == [])
+    window.compare_view.mark.setChecked(True)
     window.compare_dock.raise_()
     window.compare_view.use_32bit.setChecked(True)  # with 32-bit IDs upstream builds the same map
     qtbot.waitUntil(lambda: window.compare_view.comparison is not None
                     and window.compare_view.comparison.b.result.status == "optimized")
     assert window.map_view.changed_slot_ids() == []
+
+
+def test_interrupt_table_shows_route_under_kernel_b(window, qtbot):
+    """Compare tab open: the interrupts table gains B's route, ≠ where it changes."""
+    from apicviz.gui.columns import column_index
+
+    _open(window, ALIASED_61)
+    model = window.interrupt_model
+    col = column_index(model.columns, "under_b")
+    assert model.index(0, col).data() == ""  # nothing compared yet
+    window.show()
+    window.compare_dock.raise_()
+    window.compare_view.set_kernel("upstream")
+    qtbot.waitUntil(lambda: model.index(0, col).data().startswith("≠ upstream: slow → 0x0, 0x1"))
+    assert model.index(2, col).data().startswith("≠ upstream: slow → nobody")  # path changed, targets did not
+    window.interrupt_dock.raise_()  # the table is what the user looks at now: B's column stays
+    qtbot.wait(50)
+    assert model.index(0, col).data().startswith("≠ upstream")
+    window.compare_dock.close()  # closing the Compare dock ends the comparison
+    qtbot.waitUntil(lambda: model.index(0, col).data() == "")
