@@ -196,23 +196,20 @@ class _Parser:
             )
         self.open = None
 
-    def _close_check(self, n: int) -> None:
+    def _refuse_unfinished(self, ending: str) -> None:
+        """A dump still open where another starts (or the file ends) lost its last line."""
         dump = self.open
         if dump is not None:
             raise ScenarioError(
                 self.where(dump.line),
-                f"the dump of CPU {dump.cpu_index} ends at line {n} without its "
-                f"'APR … DFR … LDR …' line (truncated?)",
+                f"the dump of CPU {dump.cpu_index} ends {ending} without its 'APR … DFR … LDR …' line (truncated?)",
             )
 
+    def _close_check(self, n: int) -> None:
+        self._refuse_unfinished(f"at line {n},")
+
     def finish(self) -> list[LapicDump]:
-        dump = self.open
-        if dump is not None:
-            raise ScenarioError(
-                self.where(dump.line),
-                f"the dump of CPU {dump.cpu_index} ends with the file, without its "
-                f"'APR … DFR … LDR …' line (truncated?)",
-            )
+        self._refuse_unfinished("with the file,")
         if not self.dumps:
             raise ScenarioError(
                 self.source,
