@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from apicviz.cli_import import main
+from apicviz.cli.import_cmd import run as main
 
 DATA = Path(__file__).parent / "data" / "import"
 APICVIZ = Path(sys.executable).parent / "apicviz"
@@ -20,7 +20,7 @@ class Run:
 
 
 def run_main(capsys, *argv: str) -> Run:
-    """Call ``apicviz.cli_import.main`` in-process and capture what it printed."""
+    """Call ``apicviz.cli.import_cmd.run`` in-process and capture what it printed."""
     status = main(list(argv))
     captured = capsys.readouterr()
     return Run(status, captured.out, captured.err)

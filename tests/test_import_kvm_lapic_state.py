@@ -498,7 +498,7 @@ def test_import_path_stays_qt_free(tmp_path) -> None:
     pages, text = str(DATA / "lapic_xapic_flat_2.bin"), str(DATA / "info_lapic_one_cpu.txt")
     code = (
         "import sys\n"
-        "from apicviz.cli_import import main\n"
+        "from apicviz.cli.import_cmd import run as main\n"
         f"status = main(['kvm-lapic-state', {pages!r}, '-o', {str(tmp_path / 'o.json')!r}])\n"
         f"status |= main(['qemu-info-lapic', {text!r}, '-o', {str(tmp_path / 'q.json')!r}])\n"
         "qt = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph'))\n"

@@ -1,17 +1,9 @@
-"""Command line: ``apicviz [FILE]`` opens the window; subcommands work without Qt.
-
-Qt is imported only by the commands that draw (the window, ``render``), so
-``apicviz eval`` starts fast and runs on machines without a display.
-"""
+"""``apicviz eval``: KVM's map and every interrupt's route, readable or as JSON Lines (FORMAT.md)."""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-
-from . import __version__
-
-COMMANDS = ("eval", "render", "report", "diff", "import")
 
 
 def _eval_parser() -> argparse.ArgumentParser:
@@ -23,10 +15,10 @@ def _eval_parser() -> argparse.ArgumentParser:
     return p
 
 
-def cmd_eval(argv: list[str]) -> int:
-    from .model import ScenarioError, evaluate, load_scenario
-    from .model.sweep import sweep
-    from .model.text_report import eval_text
+def run(argv: list[str]) -> int:
+    from ..model import ScenarioError, evaluate, load_scenario
+    from ..model.sweep import sweep
+    from ..model.text_report import eval_text
 
     args = _eval_parser().parse_args(argv)
     status = 0
@@ -58,33 +50,3 @@ def cmd_eval(argv: list[str]) -> int:
         else:
             out.write(eval_text(ev, path, with_sweep=args.sweep or len(args.files) == 1))
     return status
-
-
-def _gui_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="apicviz",
-        description="Show how KVM builds its optimized local-APIC map and where every interrupt goes.",
-        epilog="Commands without a window: apicviz eval|render|report|diff|import --help",
-    )
-    p.add_argument("file", nargs="?", help="scenario (.apicviz.json) or a PNG exported by apicviz")
-    p.add_argument("--version", action="version", version=f"apicviz {__version__}")
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        if argv and argv[0] == "eval":
-            return cmd_eval(argv[1:])
-        if argv and argv[0] in COMMANDS:
-            from . import commands
-
-            return commands.run(argv[0], argv[1:])
-        args = _gui_parser().parse_args(argv)
-        from .gui.launch import launch
-
-        return launch(args.file)
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return 0

@@ -13,10 +13,10 @@ import os
 import sys
 from collections.abc import Callable
 
-from .importers.common import ImportResult, limit_warnings, parse_id_list, parse_mode_list
-from .model.errors import ScenarioError
-from .model.kernels import parse_kernel
-from .model.scenario import MAX_VCPUS
+from ..importers.common import ImportResult, limit_warnings, parse_id_list, parse_mode_list
+from ..model.errors import ScenarioError
+from ..model.kernels import parse_kernel
+from ..model.scenario import MAX_VCPUS
 
 PROG = "apicviz import"
 MAX_TEXT_BYTES = 32 * 1024 * 1024
@@ -39,8 +39,8 @@ def _option(parse: Callable[[str], object]) -> Callable[[str], object]:
 
 
 def _apic_bases(text: str) -> list[int]:
-    from .importers.kvm_lapic_state import U64_MAX, apic_mode_from_base
-    from .model.numbers import parse_int
+    from ..importers.kvm_lapic_state import U64_MAX, apic_mode_from_base
+    from ..model.numbers import parse_int
 
     items = text.split(",")
     if len(items) > MAX_VCPUS:
@@ -107,7 +107,7 @@ def _read(path: str, limit: int, what: str) -> bytes:
 
 
 def _run_kvm(args: argparse.Namespace) -> ImportResult:
-    from .importers.kvm_lapic_state import KVM_APIC_REG_SIZE, import_lapic_sources
+    from ..importers.kvm_lapic_state import KVM_APIC_REG_SIZE, import_lapic_sources
 
     limit = MAX_VCPUS * KVM_APIC_REG_SIZE
     sources = [(_display_name(p), _read(p, limit, f"{MAX_VCPUS} kvm_lapic_state pages")) for p in args.files]
@@ -116,7 +116,7 @@ def _run_kvm(args: argparse.Namespace) -> ImportResult:
 
 
 def _run_qemu(args: argparse.Namespace) -> ImportResult:
-    from .importers.qemu_info_lapic import import_info_lapic
+    from ..importers.qemu_info_lapic import import_info_lapic
 
     name = _display_name(args.file)
     data = _read(args.file, MAX_TEXT_BYTES, "an `info lapic` dump")
@@ -142,7 +142,7 @@ def _check_output(args: argparse.Namespace, inputs: list[str]) -> None:
 
 
 def _write(result: ImportResult, output: str) -> None:
-    from .model.scenario_file import save_scenario, scenario_to_text
+    from ..model.scenario_file import save_scenario, scenario_to_text
 
     if output == "-":
         sys.stdout.write(scenario_to_text(result.scenario))
@@ -154,7 +154,7 @@ def _write(result: ImportResult, output: str) -> None:
         raise ScenarioError(output, f"cannot write: {exc.strerror or exc}") from None
 
 
-def main(argv: list[str]) -> int:
+def run(argv: list[str]) -> int:
     """Run ``apicviz import``; returns the exit status and never raises."""
     parser = build_parser()
     try:

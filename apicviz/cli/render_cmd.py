@@ -1,0 +1,34 @@
+"""``apicviz render``: the window drawn offscreen to a PNG that embeds the scenario.
+
+It selects the offscreen platform before the first Qt import so it works
+without a display.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+from ..model import ScenarioError
+
+
+def run(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="apicviz render",
+        description="Render the main window to a PNG without a display; the PNG embeds the scenario.",
+    )
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", required=True, metavar="out.png")
+    p.add_argument("--size", default="1280x800", help="window size WIDTHxHEIGHT (default 1280x800)")
+    p.add_argument("--interrupt", type=int, default=None, metavar="N", help="select interrupt N (0-based)")
+    p.add_argument("--map-only", action="store_true", help="render the map view alone")
+    args = p.parse_args(argv)
+    try:
+        width, height = (int(x) for x in args.size.lower().split("x"))
+        if not (200 <= width <= 8000 and 200 <= height <= 8000):
+            raise ValueError
+    except ValueError:
+        raise ScenarioError("--size", f"{args.size!r}: use WIDTHxHEIGHT, each 200..8000") from None
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from ..gui.render import render_to_png
+
+    return render_to_png(args.file, args.output, (width, height), args.interrupt, args.map_only)
