@@ -19,7 +19,7 @@ CASES = {
 CHILD = """
 import os, resource, sys
 os.environ['QT_QPA_PLATFORM'] = 'offscreen'
-from apicviz.gui.app import create_application, create_main_window
+from apicviz.gui.shell.app import create_application, create_main_window
 from apicviz.model import scenario_from_dict
 app = create_application(['bench'], remember_settings=False)
 vcpus = {vcpus}

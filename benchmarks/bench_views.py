@@ -27,9 +27,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMainWindow, QSplitter  # noqa: E402
 
-from apicviz.gui.controller import Controller  # noqa: E402
-from apicviz.gui.map_view import MapView  # noqa: E402
-from apicviz.gui.sweep_view import SweepView  # noqa: E402
+from apicviz.gui.controller.controller import Controller  # noqa: E402
+from apicviz.gui.views.map_view import MapView  # noqa: E402
+from apicviz.gui.views.sweep_view import SweepView  # noqa: E402
 from apicviz.model import evaluate, scenario_from_dict  # noqa: E402
 
 REPEATS = 15

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "resources" / "examples"
+EXAMPLES = ROOT / "apicviz" / "resources" / "examples"
 APICVIZ = [sys.executable, "-m", "apicviz"]
 
 

@@ -48,7 +48,7 @@ def test_examples_evaluate() -> None:
     """Every shipped example loads, evaluates and teaches something visible (a drop or no map)."""
     from apicviz.model import load_scenario
 
-    examples = sorted((Path(__file__).resolve().parents[1] / "resources" / "examples").glob("*.apicviz.json"))
+    examples = sorted((Path(__file__).resolve().parents[1] / "apicviz" / "resources" / "examples").glob("*.apicviz.json"))
     assert len(examples) >= 8
     for path in examples:
         scenario = load_scenario(path)

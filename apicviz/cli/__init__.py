@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"commands: {', '.join(COMMANDS)}", file=sys.stderr)
                 return 2
         args = _gui_parser().parse_args(argv)
-        from ..gui.launch import launch
+        from ..gui.shell.launch import launch
 
         return launch(args.file)
     except KeyboardInterrupt:

@@ -29,6 +29,6 @@ def run(argv: list[str]) -> int:
     except ValueError:
         raise ScenarioError("--size", f"{args.size!r}: use WIDTHxHEIGHT, each 200..8000") from None
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    from ..gui.render import render_to_png
+    from ..gui.shell.render import render_to_png
 
     return render_to_png(args.file, args.output, (width, height), args.interrupt, args.map_only)

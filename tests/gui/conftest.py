@@ -44,7 +44,7 @@ def settings_dir(tmp_path, qapp):
 @pytest.fixture(autouse=True)
 def app_data_dir(tmp_path, monkeypatch):
     """Autosaves go to a temp folder too (never the user's app-data folder)."""
-    from apicviz.gui import autosave
+    from apicviz.gui.shell import autosave
 
     folder = tmp_path / "appdata"
     monkeypatch.setattr(autosave, "autosave_dir", lambda: folder)
@@ -71,7 +71,7 @@ def dialogs(monkeypatch) -> Dialogs:
 
 @pytest.fixture
 def window(qtbot):
-    from apicviz.gui.app import create_main_window
+    from apicviz.gui.shell.app import create_main_window
 
     w = create_main_window()
     qtbot.addWidget(w)

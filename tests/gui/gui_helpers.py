@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, Qt
 
-from apicviz.gui.columns import column_index
+from apicviz.gui.viewmodels.columns import column_index
 
 
 def cell(model, row: int, key: str) -> QModelIndex:

@@ -1,7 +1,7 @@
 """Big VMs sweep in a worker thread: the window stays responsive and stale sweeps are dropped."""
 from __future__ import annotations
 
-from apicviz.gui.controller import BACKGROUND_SWEEP_VCPUS, Controller
+from apicviz.gui.controller.controller import BACKGROUND_SWEEP_VCPUS, Controller
 from apicviz.model import Scenario, Vcpu
 from apicviz.model.sweep import sweep
 

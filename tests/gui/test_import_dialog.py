@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QDialog
 
-from apicviz.gui import import_dialog
-from apicviz.gui.import_dialog import KVM, QEMU, ImportDialog, import_interactively
+from apicviz.gui.views import import_dialog
+from apicviz.gui.views.import_dialog import KVM, QEMU, ImportDialog, import_interactively
 from apicviz.model import ScenarioError
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "import"

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from apicviz.gui import edits
-from apicviz.gui.controller import INTERRUPTS
-from apicviz.gui.table_model import COLOURS
+from apicviz.gui.controller import edits
+from apicviz.gui.controller.controller import INTERRUPTS
+from apicviz.gui.views.table_model import COLOURS
 
 from gui_helpers import cell, edit, text
 

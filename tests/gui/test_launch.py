@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import sys
 
-from apicviz.gui import launch as launch_mod
-from apicviz.gui.default_scenario import default_scenario
+from apicviz.gui.shell import launch as launch_mod
+from apicviz.gui.shell.default_scenario import default_scenario
 from apicviz.model import evaluate
 
 
@@ -49,7 +49,7 @@ def test_default_scenario_is_small_and_shows_a_drop():
 
 
 def test_excepthook_shows_a_dialog_and_keeps_running(monkeypatch, qtbot, capsys):
-    from apicviz.gui import errors
+    from apicviz.gui.shell import errors
 
     shown = []
     monkeypatch.setattr(errors, "show_exception", lambda parent, t, e, tb: shown.append((t, str(e))))

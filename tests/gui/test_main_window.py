@@ -9,8 +9,8 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from apicviz import __version__
-from apicviz.gui import settings
-from apicviz.gui.app import create_main_window
+from apicviz.gui.shell import settings
+from apicviz.gui.shell.app import create_main_window
 from apicviz.model import load_scenario
 
 from gui_helpers import edit
@@ -112,7 +112,7 @@ def test_save_as_and_read_only_folder(window, tmp_path, monkeypatch, dialogs):
         if os.access(target, os.W_OK):  # running as root: simulate the failure instead
             def fail(*_a, **_k):
                 raise PermissionError(13, "Permission denied")
-            monkeypatch.setattr("apicviz.gui.file_actions.save_scenario", fail)
+            monkeypatch.setattr("apicviz.gui.shell.file_actions.save_scenario", fail)
         assert not window.files.save_file()
     finally:
         os.chmod(target, 0o700)
@@ -213,7 +213,7 @@ def test_about_names_version_and_kernel_ranges(window, dialogs):
 def test_picture_opens_as_its_scenario_and_is_never_saved_over(window, tmp_path):
     from PySide6.QtGui import QImage
 
-    from apicviz.gui.picture import embed_scenario
+    from apicviz.gui.shell.picture import embed_scenario
     from apicviz.model import scenario_from_dict
 
     image = QImage(8, 8, QImage.Format.Format_RGB32)

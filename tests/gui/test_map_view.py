@@ -9,11 +9,11 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, QRect, Qt
 from PySide6.QtGui import QColor, QImage, QWheelEvent
 
-from apicviz.gui import palette
-from apicviz.gui.controller import Controller
-from apicviz.gui.map_legend import ENTRIES
-from apicviz.gui.map_view import MapView
-from apicviz.gui.slot_painter import LOD_OVERVIEW
+from apicviz.gui.views import palette
+from apicviz.gui.controller.controller import Controller
+from apicviz.gui.views.map_legend import ENTRIES
+from apicviz.gui.views.map_view import MapView
+from apicviz.gui.views.slot_painter import LOD_OVERVIEW
 from apicviz.model import scenario_from_dict
 
 

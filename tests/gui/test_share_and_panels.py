@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from apicviz.gui.autosave import read_autosave
-from apicviz.gui.examples_menu import example_files, open_example
-from apicviz.gui.launch import offer_restore
+from apicviz.gui.shell.autosave import read_autosave
+from apicviz.gui.shell.examples_menu import example_files, open_example
+from apicviz.gui.shell.launch import offer_restore
 from apicviz.model import ScenarioError, load_scenario
 from apicviz.model.scenario_file import scenario_to_dict
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "resources" / "examples"
+EXAMPLES = ROOT / "apicviz" / "resources" / "examples"
 ALIASED_61 = EXAMPLES / "02-aliased-xapic-id-6.1.apicviz.json"
 ALIASED_UP = EXAMPLES / "03-aliased-xapic-id-upstream.apicviz.json"
 APICVIZ = [sys.executable, "-m", "apicviz"]
@@ -148,7 +148,7 @@ def test_every_example_renders(window):
 
 def test_autosave_and_restore(window, app_data_dir, dialogs):
     """An edit is autosaved; after a 'crash' the next start offers it back, marked unsaved."""
-    from apicviz.gui import edits
+    from apicviz.gui.controller import edits
 
     controller = window.controller
     _open(window, ALIASED_61)
@@ -157,7 +157,7 @@ def test_autosave_and_restore(window, app_data_dir, dialogs):
     window.autosaver.save_now()
     saved = read_autosave()
     assert saved is not None and saved[0].kvm.kernel == "5.2"
-    from apicviz.gui.autosave import autosave_path
+    from apicviz.gui.shell.autosave import autosave_path
 
     left_behind = autosave_path().read_bytes()  # the file a killed session leaves
     controller.set_scenario(load_scenario(ALIASED_UP), None)  # what a fresh start shows
@@ -171,7 +171,7 @@ def test_autosave_and_restore(window, app_data_dir, dialogs):
 
 
 def test_clean_close_removes_autosave(window, app_data_dir):
-    from apicviz.gui import edits
+    from apicviz.gui.controller import edits
 
     controller = window.controller
     edits.set_kvm(controller, "kernel", "5.2")
@@ -204,7 +204,7 @@ def test_map_marks_slots_that_change_under_kernel_b(window, qtbot):
 
 def test_interrupt_table_shows_route_under_kernel_b(window, qtbot):
     """Compare tab open: the interrupts table gains B's route, ≠ where it changes."""
-    from apicviz.gui.columns import column_index
+    from apicviz.gui.viewmodels.columns import column_index
 
     _open(window, ALIASED_61)
     model = window.interrupt_model

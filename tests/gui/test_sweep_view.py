@@ -6,10 +6,10 @@ import re
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QColor
 
-from apicviz.gui import palette
-from apicviz.gui.controller import Controller
-from apicviz.gui.sweep_model import FILTER_ALL, FILTER_DROPPED, FILTER_FAST_SLOW, dest_text
-from apicviz.gui.sweep_view import SweepView
+from apicviz.gui.views import palette
+from apicviz.gui.controller.controller import Controller
+from apicviz.gui.views.sweep_model import FILTER_ALL, FILTER_DROPPED, FILTER_FAST_SLOW, dest_text
+from apicviz.gui.views.sweep_view import SweepView
 from apicviz.model import scenario_from_dict
 
 

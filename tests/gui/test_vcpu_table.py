@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, Qt
 
-from apicviz.gui import edits
-from apicviz.gui.controller import VCPUS
+from apicviz.gui.controller import edits
+from apicviz.gui.controller.controller import VCPUS
 
 from gui_helpers import cell, edit, phys_map_ids, text
 
@@ -298,7 +298,7 @@ def test_panel_actions_use_the_selection(window, qtbot):
 
 
 def test_add_n_dialog_pattern(window, qtbot):
-    from apicviz.gui.add_vcpus_dialog import AddVcpusDialog
+    from apicviz.gui.views.add_vcpus_dialog import AddVcpusDialog
 
     dialog = AddVcpusDialog(window.controller, window)
     qtbot.addWidget(dialog)
@@ -315,7 +315,7 @@ def test_add_n_dialog_pattern(window, qtbot):
 
 
 def test_add_n_dialog_refuses_duplicates_and_stays_open(window, qtbot):
-    from apicviz.gui.add_vcpus_dialog import AddVcpusDialog
+    from apicviz.gui.views.add_vcpus_dialog import AddVcpusDialog
 
     dialog = AddVcpusDialog(window.controller, window)
     qtbot.addWidget(dialog)

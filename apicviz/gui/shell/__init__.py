@@ -1,0 +1,1 @@
+"""The application shell: launch, the main window assembly, files, sharing, settings, rendering."""

@@ -1,0 +1,279 @@
+"""The main window: assembles the map, the docks, the menus and the status bar. Nothing else."""
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QUndoView, QWidget
+
+from ... import __version__
+from ...model import BEHAVIOURS
+from ..controller.controller import Controller
+from ..views.compare_view import CompareView
+from ..views.explain_view import ExplainView
+from ..views.import_dialog import import_interactively
+from ..views.interrupt_model import InterruptTableModel
+from ..views.kvm_panel import KvmPanel
+from ..views.map_view import MapView
+from ..views.status_summary import StatusSummary
+from ..views.step_view import StepView
+from ..views.sweep_view import SweepView
+from ..views.table_panel import RowTablePanel
+from ..views.vcpu_model import VcpuTableModel
+from . import settings
+from .examples_menu import build_examples_menu
+from .file_actions import FileActions, display_name
+from .presentation import PresentationZoom
+from .share_actions import ShareActions
+
+DEFAULT_SIZE = (1280, 800)
+VCPU_DOCK_WIDTH = 400
+MAP_MIN_WIDTH = 520
+MESSAGE_MS = 8000
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, controller: Controller, parent: QWidget | None = None, *,
+                 remember_settings: bool = True) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        #: False for headless pictures: the layout is neither restored nor saved.
+        self.remember_settings = remember_settings
+        self.setObjectName("apicviz-main")
+        self.resize(*DEFAULT_SIZE)
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
+
+        self.map_view = MapView(controller)
+        # The map scrolls and zooms; its labels may clip. It must not push the vCPU table off a 1280 px screen.
+        self.map_view.setMinimumWidth(MAP_MIN_WIDTH)
+        self.setCentralWidget(self.map_view)
+
+        self.vcpu_model = VcpuTableModel(controller, self)
+        self.vcpu_panel = RowTablePanel(controller, self.vcpu_model)
+        self.interrupt_model = InterruptTableModel(controller, self)
+        self.interrupt_panel = RowTablePanel(controller, self.interrupt_model)
+        self.kvm_panel = KvmPanel(controller)
+        self.sweep_view = SweepView(controller)
+        self.explain_view = ExplainView(controller)
+        self.compare_view = CompareView(controller)
+        self.step_view = StepView(controller)
+        self.undo_view = QUndoView(controller.undo_stack)
+        self.undo_view.setEmptyLabel("(opened)")
+
+        # Left: the vCPU table. Bottom, full width: interrupts (with the sweep as a tab) and the
+        # KVM panel beside them. The map keeps the centre, as wide as the window allows.
+        self.vcpu_dock = self._dock("vcpus", "vCPUs (creation order)", self.vcpu_panel)
+        self.interrupt_dock = self._dock("interrupts", "Interrupts", self.interrupt_panel)
+        self.sweep_dock = self._dock("sweep", "Sweep: every destination", self.sweep_view)
+        self.kvm_dock = self._dock("kvm", "KVM", self.kvm_panel)
+        self.history_dock = self._dock("history", "Undo history", self.undo_view)
+        self.explain_dock = self._dock("explain", "Explain", self.explain_view)
+        self.compare_dock = self._dock("compare", "Compare kernels", self.compare_view)
+        self.step_dock = self._dock("steps", "Step through the recalculation", self.step_view)
+        # Tabbed-away docks stay "visible" to Qt: these two only work while their tab is shown.
+        self.compare_dock.visibilityChanged.connect(
+            lambda shown: self.compare_view.set_active(shown, closed=self.compare_dock.isHidden()))
+        self.step_dock.visibilityChanged.connect(self.step_view.set_active)
+        # Placed once, in their final arrangement (re-arranging added docks leaves stray tab bars).
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.vcpu_dock)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.interrupt_dock)
+        self.splitDockWidget(self.interrupt_dock, self.explain_dock, Qt.Orientation.Horizontal)
+        self.tabifyDockWidget(self.interrupt_dock, self.sweep_dock)
+        self.tabifyDockWidget(self.sweep_dock, self.compare_dock)
+        self.tabifyDockWidget(self.compare_dock, self.step_dock)
+        self.tabifyDockWidget(self.explain_dock, self.kvm_dock)
+        self.tabifyDockWidget(self.kvm_dock, self.history_dock)
+        self.interrupt_dock.raise_()
+        self.explain_dock.raise_()
+        self._layout_done = False
+        self._state_restored = False
+        self._pending_message = ""
+
+        self.files = FileActions(controller, self)
+        self.files.message.connect(self.show_message)
+        self.share = ShareActions(controller, self, self.map_view)
+        self.share.message.connect(self.show_message)
+        self.zoom = PresentationZoom(self, getattr(self.map_view, "grid", None))
+        #: Set by create_main_window when autosave is on; discarded on a clean close.
+        self.autosaver = None
+        self.summary = StatusSummary(controller, self)
+        self.statusBar().setSizeGripEnabled(False)  # the chips need every pixel at 1280 px
+        self.statusBar().addWidget(self.summary, 1)
+        self.statusBar().messageChanged.connect(self._on_message_changed)
+        self._build_menus()
+
+        controller.file_state_changed.connect(self._on_file_state_changed)
+        controller.edit_refused.connect(self._on_edit_refused)
+        controller.undo_stack.indexChanged.connect(self._on_undo_index_changed)
+        self._on_file_state_changed()
+
+    def default_layout(self) -> None:
+        """Dock sizes for a first start: the vCPU table as wide as the map allows."""
+        self.resizeDocks([self.vcpu_dock], [VCPU_DOCK_WIDTH], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.interrupt_dock, self.explain_dock], [820, 460], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.interrupt_dock], [230], Qt.Orientation.Vertical)
+
+    def showEvent(self, event) -> None:
+        if not self._layout_done:
+            self._layout_done = True
+            if not self._state_restored:
+                self.default_layout()
+        super().showEvent(event)
+        if self._pending_message:
+            text, self._pending_message = self._pending_message, ""
+            QTimer.singleShot(0, self, lambda: self.show_message(text))
+
+    def _dock(self, name: str, title: str, widget: QWidget) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{name}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        return dock
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.files.new)
+        file_menu.addAction(self.files.open)
+        file_menu.addMenu(self.files.recent_menu)
+        file_menu.addMenu(build_examples_menu(self, self.controller, self.files.maybe_save))
+        import_action = file_menu.addAction("&Import APIC State…")
+        import_action.setShortcut(QKeySequence("Ctrl+I"))
+        import_action.setStatusTip("KVM_GET_LAPIC register pages or QEMU 'info lapic' text")
+        import_action.triggered.connect(lambda: import_interactively(self, self.controller, self.files.maybe_save))
+        file_menu.addSeparator()
+        file_menu.addAction(self.files.save)
+        file_menu.addAction(self.files.save_as)
+        file_menu.addSeparator()
+        file_menu.addAction(self.share.export_window)
+        file_menu.addAction(self.share.export_map)
+        file_menu.addSeparator()
+        file_menu.addAction(self.files.quit)
+
+        edit_menu = bar.addMenu("&Edit")
+        stack = self.controller.undo_stack
+        self.undo_action = stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.share.copy_report)
+        edit_menu.addSeparator()
+        for title, panel in (("vCPUs", self.vcpu_panel), ("Interrupts", self.interrupt_panel)):
+            sub = edit_menu.addMenu(title)
+            for action in panel.actions_by_name.values():
+                sub.addAction(action)
+
+        view_menu = bar.addMenu("&View")
+        for dock in (self.vcpu_dock, self.interrupt_dock, self.sweep_dock, self.explain_dock, self.compare_dock,
+                     self.step_dock, self.kvm_dock, self.history_dock):
+            view_menu.addAction(dock.toggleViewAction())
+        view_menu.addSeparator()
+        for action in (self.zoom.zoom_in, self.zoom.zoom_out, self.zoom.reset):
+            view_menu.addAction(action)
+
+        help_menu = bar.addMenu("&Help")
+        about = help_menu.addAction("&About apicviz")
+        about.triggered.connect(self.show_about)
+
+    # ----- window state ------------------------------------------------------
+
+    def restore_layout(self) -> None:
+        geometry = settings.window_geometry()
+        state = settings.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self._state_restored = self.restoreState(state)
+
+    def save_layout(self) -> None:
+        settings.save_window(self.saveGeometry(), self.saveState())
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.files.maybe_save():
+            event.ignore()
+            return
+        if self.remember_settings:
+            self.save_layout()
+        if self.autosaver is not None:
+            self.autosaver.discard()  # a clean exit: nothing to restore next time
+        event.accept()
+
+    # ----- drag and drop -----------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if _dropped_file(event) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        path = _dropped_file(event)
+        if path is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.files.open_path(path)
+
+    # ----- reactions ---------------------------------------------------------
+
+    def _on_file_state_changed(self) -> None:
+        marker = "*" if self.controller.dirty else ""
+        self.setWindowTitle(f"{display_name(self.controller.path)}{marker} — apicviz")
+        self.setWindowFilePath(self.controller.path or "")
+
+    def show_message(self, text: str) -> None:
+        """A passing message; it covers the summary for a few seconds."""
+        if not self.isVisible():
+            # QStatusBar hides its widgets for a message, but show() brings them back on top of it:
+            # show the message again once the window is up.
+            self._pending_message = text
+        self.statusBar().showMessage(text, MESSAGE_MS)
+
+    def _on_edit_refused(self, message: str) -> None:
+        self.show_message(f"✖ {message}")
+        self.statusBar().setStyleSheet("QStatusBar { color: #8b0000; font-weight: bold; }")
+
+    def _on_undo_index_changed(self, _index: int) -> None:
+        if self.statusBar().currentMessage().startswith("✖"):
+            self.statusBar().clearMessage()  # an edit went through: the old refusal is stale
+
+    def _on_message_changed(self, text: str) -> None:
+        if not text:
+            self.statusBar().setStyleSheet("")
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About apicviz", about_text())
+
+    def event(self, event: QEvent) -> bool:
+        # Hovering a menu item must not wipe a refusal message the user has not read yet.
+        if event.type() == QEvent.Type.StatusTip and self.statusBar().currentMessage().startswith("✖"):
+            return True
+        return super().event(event)
+
+
+def about_text() -> str:
+    ranges = "".join(f"<li><b>{b.name}</b>: kernels {b.kernels}</li>" for b in BEHAVIOURS)
+    return (f"<h3>apicviz {__version__}</h3>"
+            "<p>Shows how Linux KVM builds its optimized local-APIC map "
+            "(<code>kvm_recalculate_apic_map()</code>) and where every interrupt goes.</p>"
+            f"<p>Supported kernels, by behaviour range:</p><ul>{ranges}</ul>"
+            "<p>A kernel newer than the newest known release behaves as upstream.</p>")
+
+
+def _dropped_file(event: QDragEnterEvent | QDropEvent) -> str | None:
+    mime = event.mimeData()
+    if not mime.hasUrls():
+        return None
+    for url in mime.urls():
+        if url.isLocalFile() and os.path.isfile(url.toLocalFile()):
+            return url.toLocalFile()
+    return None

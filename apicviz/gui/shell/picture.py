@@ -1,0 +1,45 @@
+"""Pictures that reproduce themselves: PNGs carrying their scenario and the apicviz version.
+
+Qt stores long text compressed (zTXt/iTXt) and :mod:`apicviz.model.png_text`
+reads it back without Qt, so a screenshot attached to a bug report opens
+as the exact scenario.
+"""
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QWidget
+
+from ... import __version__
+from ...model.png_text import SCENARIO_KEY, VERSION_KEY
+from ...model.scenario import Scenario
+from ...model.scenario_file import atomic_write, scenario_to_dict
+
+
+def embed_scenario(image: QImage, scenario: Scenario) -> QImage:
+    """Attach the scenario (compact JSON, one key without spaces) and the version."""
+    image.setText(SCENARIO_KEY, json.dumps(scenario_to_dict(scenario), separators=(",", ":")))
+    image.setText(VERSION_KEY, __version__)
+    return image
+
+
+def png_bytes(image: QImage) -> bytes:
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, "PNG"):
+        raise OSError("Qt could not encode the PNG")
+    buffer.close()
+    return bytes(data.data())
+
+
+def grab_widget(widget: QWidget) -> QImage:
+    return widget.grab().toImage()
+
+
+def save_picture(widget: QWidget, scenario: Scenario, path: str) -> None:
+    """Grab ``widget``, embed the scenario and write the PNG atomically."""
+    image = embed_scenario(grab_widget(widget), scenario)
+    atomic_write(path, png_bytes(image))

@@ -1,0 +1,340 @@
+"""What each APIC ID slot of the physical map shows, worked out without Qt.
+
+The grid must cope with IDs up to 0xFFFFFFFE and 4096 vCPUs, so nothing here
+is per possible ID: slots are looked up on demand from the evaluation's
+dicts, and only *rows* (16 slots, like an x2APIC cluster) that hold
+something, plus the xAPIC range 0x00-0xff, are laid out. Between shown rows
+that are not adjacent the grid draws a gap band (:meth:`MapSlots.bands`).
+"""
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass, field
+
+from ...model import Evaluation, Route
+from ...model.numbers import fmt_id
+
+COLUMNS = 16
+XAPIC_ROWS = 0x10  # rows 0x00..0xf0 (IDs 0..0xff) are always shown
+
+EMPTY, DIRECT, HOTPLUG, LOGICAL, WOULD, BEYOND = "empty", "direct", "hotplug", "logical", "would", "beyond"
+TARGET, DROPPED, EXTRA, SENDER, CHANGED = "target", "dropped", "extra", "sender", "changed"
+MARKER_ORDER = (DROPPED, EXTRA, TARGET, SENDER, CHANGED)
+MARKER_TEXT = {TARGET: "✓ target", DROPPED: "✗ DROPPED", EXTRA: "! extra", SENDER: "S sender",
+               CHANGED: "Δ changes under kernel B"}
+
+WHY = {
+    DIRECT: "its own APIC ID",
+    HOTPLUG: "hotplug hack: the x2APIC ID of an xAPIC-mode vCPU whose ID is above 0xff",
+    LOGICAL: "written by the x2APIC logical step: the vCPU's LDR wrapped (ID ≥ 2^20) onto this slot",
+}
+
+
+@dataclass
+class SlotInfo:
+    """Everything drawn for one slot; also what tests and tooltips read."""
+
+    apic_id: int
+    state: str
+    vcpu: int | None = None  # index in creation order
+    vcpu_id: int | None = None
+    losers: list[int] = field(default_factory=list)  # other vCPUs that wanted this slot
+    conflict: bool = False  # the pair that made a 6.3+ map NULL
+    read: bool = False  # the selected interrupt's fast path read it
+    selected: bool = False
+    markers: list[tuple[str, int]] = field(default_factory=list)
+    shown: bool = True
+
+    @property
+    def look(self) -> str:
+        """The fill style: aliasing wins over the slot kind, it is what must be seen first."""
+        if self.conflict:
+            return "conflict"
+        if self.losers and self.state not in (EMPTY, BEYOND):
+            return "aliased"
+        return self.state
+
+    @property
+    def id_text(self) -> str:
+        return fmt_id(self.apic_id)
+
+    @property
+    def vcpu_text(self) -> str:
+        return fmt_id(self.vcpu_id) if self.vcpu_id is not None else ""
+
+    @property
+    def kind_badge(self) -> str:
+        return {HOTPLUG: "H", LOGICAL: "L"}.get(self.state, "")
+
+    @property
+    def alias_badge(self) -> str:
+        return f"+{len(self.losers)}" if self.losers else ""
+
+    @property
+    def marker_kinds(self) -> list[str]:
+        kinds = {k for k, _ in self.markers}
+        return [k for k in MARKER_ORDER if k in kinds]
+
+    def text(self) -> str:
+        """One line with every text cue, e.g. '0x23 → 0x23 +1 ✗'."""
+        parts = [self.id_text]
+        if self.vcpu_text:
+            parts.append("→ " + self.vcpu_text)
+        parts += [b for b in (self.kind_badge, self.alias_badge) if b]
+        parts += [MARKER_TEXT[k].split()[0] for k in self.marker_kinds]
+        return " ".join(parts)
+
+
+class MapSlots:
+    """Per-slot answers for one evaluation plus the current selection overlay."""
+
+    def __init__(self, ev: Evaluation) -> None:
+        self.ev = ev
+        res = ev.result
+        self.vcpus = ev.scenario.vcpus
+        self.optimized = res.map is not None
+        self.max_apic_id = res.max_apic_id
+        if res.map is not None:
+            self.holders: dict[int, int] = res.map.phys_map
+            self.kinds: dict[int, str] = res.map.slot_kind
+            self.would: dict[int, list[int]] = {}
+        else:
+            # No map: show where each present vCPU would sit (its effective physical ID).
+            self.would = {}
+            for idx, v in enumerate(self.vcpus):
+                if v.present:
+                    self.would.setdefault(v.physical_id, []).append(idx)
+            self.holders = {slot: idxs[0] for slot, idxs in self.would.items()}
+            self.kinds = {}
+        self.losers_by_slot = self._losers()
+        self.conflict = res.alias_conflict
+        self._slots_of: dict[int, list[int]] | None = None
+        self.selected: set[int] = set()  # slots
+        self.selected_vcpus: set[int] = set()
+        self.read: set[int] = set()
+        self.markers: dict[int, list[tuple[str, int]]] = {}
+        self.changed: dict[int, str] = {}
+        self.route: Route | None = None
+        self.route_index = -1
+        self.extra_rows: set[int] = set()
+        self._rows: list[int] | None = None
+        self._busy: set[int] = set()
+
+    # ----- the map itself ----------------------------------------------------
+
+    def _losers(self) -> dict[int, list[int]]:
+        ev = self.ev
+        out: dict[int, set[int]] = {}
+        for slot, idxs in ev.result.phys_losers.items():
+            out.setdefault(slot, set()).update(idxs)
+        for slot, idxs in ev.aliases_physical.items():
+            out.setdefault(slot, set()).update(idxs)
+        result = {}
+        for slot, idxs in out.items():
+            holder = self.holders.get(slot)
+            rest = sorted(i for i in idxs if i != holder)
+            if rest:
+                result[slot] = rest
+        return result
+
+    def slots_of(self, idx: int) -> list[int]:
+        """Slots that hold vCPU ``idx`` (two with the hotplug hack), or where it would sit."""
+        if self._slots_of is None:
+            rev: dict[int, list[int]] = {}
+            for slot, holder in self.holders.items():
+                rev.setdefault(holder, []).append(slot)
+            for slot, idxs in self.would.items():
+                for i in idxs[1:]:
+                    rev.setdefault(i, []).append(slot)
+            self._slots_of = rev
+        found = self._slots_of.get(idx)
+        if found:
+            return sorted(found)
+        v = self.vcpus[idx]
+        return [v.physical_id] if v.present else []
+
+    def state(self, apic_id: int) -> str:
+        if apic_id in self.holders:
+            return WOULD if not self.optimized else self.kinds.get(apic_id, DIRECT)
+        if self.optimized and apic_id > self.max_apic_id:
+            return BEYOND
+        return EMPTY
+
+    def info(self, apic_id: int) -> SlotInfo:
+        holder = self.holders.get(apic_id)
+        conflict = bool(self.conflict and self.conflict[0] == apic_id)
+        return SlotInfo(
+            apic_id=apic_id,
+            state=self.state(apic_id),
+            vcpu=holder,
+            vcpu_id=self.vcpus[holder].id if holder is not None else None,
+            losers=self.losers_by_slot.get(apic_id, []),
+            conflict=conflict,
+            read=apic_id in self.read,
+            selected=apic_id in self.selected,
+            markers=self.markers.get(apic_id, []),
+            shown=self.row_shown(apic_id >> 4),
+        )
+
+    # ----- overlay: selection and the selected interrupt -----------------------
+
+    def set_changed(self, changed: dict[int, str]) -> None:
+        """Slots whose owner differs under the Compare dock's kernel B: slot -> "A → B" in words."""
+        self.changed = dict(changed)
+
+    def set_overlay(self, selected: list[int], route: Route | None, route_index: int = -1,
+                    sender: int | None = None) -> None:
+        """Mark selected vCPUs and the route of one interrupt (targets, dropped, extra, sender)."""
+        self.selected_vcpus = set(selected)
+        self.selected = {s for idx in selected if 0 <= idx < len(self.vcpus) for s in self.slots_of(idx)}
+        self.route = route
+        self.route_index = route_index
+        self.read = set()
+        self.markers = {}
+        if route is not None:
+            self.read = {slot for table, slot in route.slots if table == "phys"}
+            for idx in route.dropped:
+                self._mark(DROPPED, idx, self._dropped_slots(idx))
+            for idx in route.extra:
+                self._mark(EXTRA, idx, self._target_slots(idx))
+            for idx in route.targets:
+                self._mark(TARGET, idx, self._target_slots(idx))
+            if sender is not None:
+                self._mark(SENDER, sender, self.slots_of(sender))
+        for slot in self.changed:
+            self.markers.setdefault(slot, []).append((CHANGED, -1))
+        self._rows = None
+
+    def _mark(self, kind: str, idx: int, slots: list[int]) -> None:
+        for slot in slots:
+            self.markers.setdefault(slot, []).append((kind, idx))
+
+    def _target_slots(self, idx: int) -> list[int]:
+        """Where a delivery happened: the slot the fast path read, else the vCPU's own slots."""
+        read = [s for s in self.read if self.holders.get(s) == idx]
+        return read or self.slots_of(idx)
+
+    def _dropped_slots(self, idx: int) -> list[int]:
+        """A dropped vCPU's own slots, plus a slot the fast path read where it had lost."""
+        slots = set(self.slots_of(idx))
+        slots.update(s for s in self.read if idx in self.losers_by_slot.get(s, ()))
+        return sorted(slots)
+
+    def set_extra_rows(self, apic_ids: set[int]) -> None:
+        """Rows to show although empty (Go to APIC ID, a destination above the map)."""
+        rows = {a >> 4 for a in apic_ids}
+        if rows != self.extra_rows:
+            self.extra_rows = rows
+            self._rows = None
+
+    # ----- layout --------------------------------------------------------------
+
+    def rows(self) -> list[int]:
+        """Sorted row numbers (APIC ID >> 4) to draw."""
+        if self._rows is None:
+            busy = set(s >> 4 for s in self.holders)
+            busy.update(s >> 4 for s in self.losers_by_slot)
+            busy.update(s >> 4 for s in self.markers)
+            busy.update(s >> 4 for s in self.read)
+            busy.update(s >> 4 for s in self.selected)
+            busy.update(self.extra_rows)
+            self._busy = busy
+            rows = busy | set(range(XAPIC_ROWS))
+            if self.optimized:
+                rows.add(self.max_apic_id >> 4)
+            self._rows = sorted(rows)
+        return self._rows
+
+    def row_is_empty(self, row: int) -> bool:
+        """Nothing in the row to read: the grid may draw it thin when space is short."""
+        self.rows()
+        return row not in self._busy
+
+    def bands(self) -> list[tuple[str, int, int]]:
+        """("row", r, r) for a drawn row, ("gap", first, last) for hidden rows between."""
+        out: list[tuple[str, int, int]] = []
+        prev = None
+        for r in self.rows():
+            if prev is not None and r > prev + 1:
+                out.append(("gap", prev + 1, r - 1))
+            out.append(("row", r, r))
+            prev = r
+        return out
+
+    def gap_text(self, first: int, last: int) -> str:
+        lo, hi = first << 4, last << 4
+        span = f"row {fmt_id(lo)}" if first == last else f"rows {fmt_id(lo)}–{fmt_id(hi)}"
+        count = last - first + 1
+        if not self.optimized:
+            what = "no vCPU would sit here"
+        elif lo > self.max_apic_id:
+            what = f"beyond max_apic_id {fmt_id(self.max_apic_id)}"
+        else:
+            what = "empty"
+        n = f" ({count:,} rows)" if count > 1 else ""
+        return f"⋯ {span} {what}{n} ⋯"
+
+    def row_shown(self, row: int) -> bool:
+        rows = self.rows()
+        i = bisect_left(rows, row)
+        return i < len(rows) and rows[i] == row
+
+    # ----- words ---------------------------------------------------------------
+
+    def vcpu_line(self, idx: int) -> str:
+        v = self.vcpus[idx]
+        if v.x2apic_mode:
+            mode = "x2APIC mode"
+        else:
+            mode = f"xAPIC mode, xAPIC ID {fmt_id(v.xapic_id)}"
+            if v.xapic_id != v.id & 0xFF:
+                mode += f" (guest rewrote APIC_ID; reset value {fmt_id(v.id & 0xFF)})"
+        sw = "" if v.sw_enabled else ", software-disabled"
+        return f"vCPU {fmt_id(v.id)} (#{idx}, {mode}{sw})"
+
+    def tooltip(self, apic_id: int) -> str:
+        """Slot, vCPU, mode, why it is there, who lost, and the selected route's part."""
+        s = self.info(apic_id)
+        lines = [f"APIC ID {fmt_id(apic_id)} ({apic_id}) — phys_map[{fmt_id(apic_id)}]"]
+        if s.state == BEYOND:
+            lines.append(f"above max_apic_id {fmt_id(self.max_apic_id)}: outside the map; "
+                         f"the fast path drops a physical message sent here")
+        elif s.state == EMPTY:
+            lines.append("empty: the fast path delivers a physical message sent here to nobody")
+        elif s.state == WOULD:
+            lines.append("No optimized map. " + self.vcpu_line(s.vcpu) + " would sit here (its effective APIC ID)")  # type: ignore[arg-type]
+        else:
+            lines.append("→ " + self.vcpu_line(s.vcpu))  # type: ignore[arg-type]
+            lines.append("why: " + WHY.get(s.state, s.state))
+        if s.losers:
+            what = "conflict" if s.conflict else "aliased"
+            lines.append(f"{what}: {len(s.losers)} more vCPU(s) have this APIC ID:")
+            for idx in s.losers[:12]:
+                other = [x for x in self.slots_of(idx) if x != apic_id]
+                where = f"; still in the map at {', '.join(fmt_id(x) for x in other)}" if other else ""
+                if not self.optimized:
+                    verdict = "wants this slot too"
+                elif s.vcpu is not None and idx > s.vcpu:
+                    verdict = "lost (created later, found the slot taken)"
+                else:
+                    verdict = "lost (overwritten by a later vCPU)"
+                lines.append(f"  {self.vcpu_line(idx)} — {verdict}{where}")
+            if len(s.losers) > 12:
+                lines.append(f"  … and {len(s.losers) - 12} more")
+        if s.conflict and self.conflict is not None:
+            lines.append("KVM (6.3+) discarded the whole map when the second vCPU collided here")
+        if apic_id in self.changed:
+            lines.append(f"Δ under kernel B: {self.changed[apic_id]}")
+        if self.route is not None and (s.read or any(k != CHANGED for k, _ in s.markers)):
+            lines.append(f"interrupt #{self.route_index}:")
+            if s.read:
+                lines.append("  read by the fast path")
+            for kind, idx in s.markers:
+                if kind == CHANGED:
+                    continue
+                lines.append(f"  {MARKER_TEXT[kind]}: vCPU {fmt_id(self.vcpus[idx].id)}"
+                             + (" (lost this slot, so the fast path cannot reach it)"
+                                if kind == DROPPED and idx != s.vcpu else ""))
+        if s.selected:
+            lines.append("selected")
+        return "\n".join(lines)

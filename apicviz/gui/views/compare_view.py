@@ -1,0 +1,187 @@
+"""Compare the VM under a second kernel or flag set: what changes in the map and routes."""
+from __future__ import annotations
+
+import html
+from dataclasses import replace
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...model.compare import Comparison, compare
+from ...model.kernels import KERNEL_CHOICES, behaviour_for
+from ...model.numbers import fmt_id
+from ..controller.controller import Controller
+
+
+def _ids(values: list[int]) -> str:
+    return ", ".join(fmt_id(v) for v in values) or "—"
+
+
+class CompareView(QWidget):
+    """Reruns the model with kernel B and lists every difference from the current setting (A)."""
+
+    def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.comparison: Comparison | None = None
+        self._active = False
+        self._engaged = False
+        self.kernel = QComboBox(self)
+        self.kernel.addItems(list(KERNEL_CHOICES))
+        self.kernel.setToolTip("Kernel B: the current scenario is evaluated again with this kernel")
+        self.use_32bit = QCheckBox("32-bit IDs", self)
+        self.use_32bit.setToolTip("KVM_X2APIC_API_USE_32BIT_IDS for kernel B")
+        self.quirk_off = QCheckBox("broadcast quirk off", self)
+        self.quirk_off.setToolTip("KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK for kernel B")
+        self.mark = QCheckBox("Mark on map and table", self)
+        self.mark.setChecked(True)
+        self.mark.setToolTip("Δ on map slots that change under kernel B, and B's route in the interrupts table\n"
+                             "(stays while you switch tabs; close this dock or untick to stop)")
+        self.mark.toggled.connect(lambda _on: self._sync())
+        self.highlight = QPushButton("Select changed vCPUs", self)
+        self.highlight.setToolTip("Select (and highlight on the map) the vCPUs whose slots or deliveries change")
+        self.highlight.clicked.connect(self._on_highlight)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Compare with kernel:", self))
+        top.addWidget(self.kernel)
+        top.addWidget(self.use_32bit)
+        top.addWidget(self.quirk_off)
+        top.addStretch(1)
+        top.addWidget(self.mark)
+        top.addWidget(self.highlight)
+        self.browser = QTextBrowser(self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(top)
+        layout.addWidget(self.browser, 1)
+        self._choose_default()
+        self.kernel.currentTextChanged.connect(self._refresh)
+        self.use_32bit.toggled.connect(self._refresh)
+        self.quirk_off.toggled.connect(self._refresh)
+        controller.result_changed.connect(self._on_result_changed)
+        controller.scenario_replaced.connect(self._choose_default)
+
+    def _choose_default(self) -> None:
+        """B defaults to the other side of the 6.3 change, the comparison users ask about most."""
+        kvm = self.controller.scenario.kvm
+        other = "6.1" if behaviour_for(kvm.kernel).honors_aliasing else "upstream"
+        for w in (self.kernel, self.use_32bit, self.quirk_off):
+            w.blockSignals(True)
+        self.kernel.setCurrentText(other)
+        self.use_32bit.setChecked(kvm.use_32bit_ids)
+        self.quirk_off.setChecked(kvm.disable_broadcast_quirk)
+        for w in (self.kernel, self.use_32bit, self.quirk_off):
+            w.blockSignals(False)
+        self._refresh()
+
+    def set_kernel(self, kernel: str) -> None:
+        self.kernel.setCurrentText(kernel)
+
+    @property
+    def _marking(self) -> bool:
+        """Differences are marked on the map and the interrupts table from the first look at this tab
+        until the dock is closed or the box is unticked (each edit then costs a second evaluation)."""
+        return self._engaged and self.mark.isChecked()
+
+    def _on_result_changed(self, _ev: object) -> None:
+        if self._active or self._marking:
+            self._refresh()
+
+    def set_active(self, active: bool, closed: bool = False) -> None:
+        """The dock's tab became current (or not), or the dock was closed."""
+        self._active = active
+        if active:
+            self._engaged = True
+        if closed:
+            self._engaged = False
+        self._sync()
+
+    def _sync(self) -> None:
+        if self._active or self._marking:
+            self._refresh()
+        elif self.controller.comparison is not None:
+            self.controller.set_comparison(None)
+
+    def _refresh(self) -> None:
+        scenario = self.controller.scenario
+        kvm_b = replace(scenario.kvm, kernel=self.kernel.currentText(), use_32bit_ids=self.use_32bit.isChecked(),
+                        disable_broadcast_quirk=self.quirk_off.isChecked())
+        self.comparison = compare(scenario, scenario.kvm, kvm_b)
+        self.browser.setHtml(self._html(self.comparison))
+        if self._marking:
+            self.controller.set_comparison(self.comparison)  # the map and the interrupts table mark changes
+        elif self.controller.comparison is not None:
+            self.controller.set_comparison(None)
+
+    def text(self) -> str:
+        return self.browser.toPlainText()
+
+    def changed_vcpus(self) -> list[int]:
+        comp = self.comparison
+        if comp is None:
+            return []
+        index_of = comp.a.router.index_of
+        ids: set[int] = set()
+        for a, b in comp.slots.values():
+            ids.update(v for v in (a, b) if v is not None)
+        for ch in comp.routes:
+            for key in ("targets", "dropped", "extra"):
+                ids.update(set(ch.before[key]) ^ set(ch.after[key]))
+        return sorted(index_of[i] for i in ids if i in index_of)
+
+    def _on_highlight(self) -> None:
+        self.controller.select_vcpus(self.changed_vcpus())
+
+    def _html(self, comp: Comparison) -> str:
+        a, b = html.escape(comp.label_a), html.escape(comp.label_b)
+        parts = [f"<h3>A: {a} &nbsp;→&nbsp; B: {b}</h3>"]
+        heads = comp.header_changes()
+        if heads:
+            parts.append("<ul>" + "".join(f"<li><b>{html.escape(h)}</b></li>" for h in heads) + "</ul>")
+        if not comp.changed:
+            parts.append("<p>No difference: both kernels build the same map and route every interrupt alike.</p>")
+        ra, rb = comp.a.result.map, comp.b.result.map
+        if (ra is None) != (rb is None):
+            gone = ra or rb
+            parts.append(f"<p>Every phys_map slot ({len(gone.phys_map)} occupied) "
+                         f"{'disappears with the map' if rb is None else 'appears with the map'}.</p>")
+        elif comp.slots:
+            rows = "".join(
+                f"<tr><td>{fmt_id(s)}</td><td>{'empty' if x is None else fmt_id(x)}</td>"
+                f"<td>{'empty' if y is None else fmt_id(y)}</td></tr>"
+                for s, (x, y) in list(comp.slots.items())[:64])
+            parts.append("<p><b>phys_map slots that change</b></p><table border='1' cellpadding='3' "
+                         f"cellspacing='0'><tr><th>slot</th><th>A</th><th>B</th></tr>{rows}</table>")
+        ev = comp.a
+        rows = []
+        for n, irq in enumerate(ev.scenario.interrupts):
+            x, y = comp.a.to_json()["interrupts"][n], comp.b.to_json()["interrupts"][n]
+            changed = any(x[k] != y[k] for k in ("path", "targets", "dropped", "extra"))
+            style = " style='background:#fff3c4'" if changed else ""
+            mark = "≠ " if changed else ""
+            rows.append(
+                f"<tr{style}><td>{mark}[{n}] {html.escape(irq.name or irq.describe())}</td>"
+                f"<td>{x['path']}: {_ids(x['targets'])}</td><td>{_drop(x['dropped'])}</td>"
+                f"<td>{y['path']}: {_ids(y['targets'])}</td><td>{_drop(y['dropped'])}</td></tr>")
+        if rows:
+            parts.append("<p><b>Interrupts</b> (≠ marks a changed route)</p>"
+                         "<table border='1' cellpadding='3' cellspacing='0'><tr><th>interrupt</th>"
+                         f"<th>A route</th><th>A dropped</th><th>B route</th><th>B dropped</th></tr>{''.join(rows)}"
+                         "</table>")
+        parts.append(f"<p>Dropped deliveries among the interrupts: A {comp.a.dropped_count}, "
+                     f"B {comp.b.dropped_count}.</p>")
+        return "".join(parts)
+
+
+def _drop(values: list[int]) -> str:
+    if not values:
+        return "—"
+    return f"<span style='color:#b00020;font-weight:bold'>DROPPED {_ids(values)}</span>"

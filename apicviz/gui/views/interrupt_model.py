@@ -1,0 +1,109 @@
+"""The interrupts table: messages to route, plus where KVM and the hardware send them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush
+
+from ...model import Interrupt
+from ..controller.controller import INTERRUPTS
+from ..viewmodels.columns import INTERRUPT_COLUMNS, ids_text
+from .table_model import COLOURS, RowTableModel
+
+
+@dataclass(frozen=True)
+class RouteCells:
+    """Display text of the result columns of one interrupt."""
+
+    path: str
+    targets: str
+    dropped: str
+    extra: str
+    detail: str
+    is_dropped: bool
+    is_extra: bool
+    under_b: str = ""
+    changed_under_b: bool = False
+
+
+class InterruptTableModel(RowTableModel):
+    kind = INTERRUPTS
+    columns = INTERRUPT_COLUMNS
+
+    def __init__(self, controller, parent=None) -> None:
+        super().__init__(controller, parent)
+        controller.comparison_changed.connect(self._on_comparison_changed)
+
+    def _on_comparison_changed(self, _comparison: object) -> None:
+        self._on_result_changed(self.controller.evaluation)
+
+    def _under_b(self, n: int) -> tuple[str, bool]:
+        """Route of interrupt ``n`` under the Compare tab's kernel B, and whether it differs."""
+        comp = self.controller.comparison
+        if comp is None or n >= len(comp.b.routes):  # (a stale comparison is replaced right after a rerun)
+            return "", False
+        r = comp.b.routes[n]
+        ids = comp.b.ids
+        text = f"{comp.label_b}: {r.path} → {ids_text(ids(r.targets)) if r.targets else 'nobody'}"
+        if r.dropped:
+            text += f"; DROPPED {ids_text(ids(r.dropped))}"
+        changed = any(ch.index == n for ch in comp.routes)
+        return ("≠ " if changed else "= ") + text, changed
+
+    def refresh_results(self) -> None:
+        ev = self.controller.evaluation
+        out = []
+        for n, r in enumerate(ev.routes):
+            ids = ev.ids
+            detail = (f"path: {r.path}\nKVM targets: {ids_text(ids(r.targets), 32)}\n"
+                      f"accepted: {ids_text(ids(r.accepted), 32)}\n"
+                      f"slow path alone: {ids_text(ids(r.slow_path_targets), 32)}\n"
+                      f"hardware: {ids_text(ids(r.hardware_targets), 32)}")
+            if r.fast_note:
+                detail += f"\n{r.fast_note}"
+            under_b, changed_under_b = self._under_b(n)
+            out.append(RouteCells(
+                under_b=under_b,
+                changed_under_b=changed_under_b,
+                path=r.path,
+                targets=ids_text(ids(r.targets)) if r.targets else "nobody",
+                dropped=f"DROPPED {ids_text(ids(r.dropped))}" if r.dropped else "—",
+                extra=f"EXTRA {ids_text(ids(r.extra))}" if r.extra else "—",
+                detail=detail,
+                is_dropped=bool(r.dropped),
+                is_extra=bool(r.extra),
+            ))
+        self._cells = out
+
+    def route_cells(self, row: int) -> RouteCells | None:
+        return self._cells[row] if 0 <= row < len(self._cells) else None
+
+    def ignored(self, item: Interrupt, key: str) -> str:
+        if key == "dest" and item.shorthand != "none":
+            return f"ignored: the shorthand \"{item.shorthand}\" decides the destination"
+        if key == "dest_mode" and item.shorthand != "none":
+            return "ignored with a shorthand"
+        return ""
+
+    def derived(self, row: int, key: str, role: int) -> Any:
+        cells = self.route_cells(row)
+        if cells is None:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return getattr(cells, key)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return cells.detail
+        if key == "under_b":
+            if role == Qt.ItemDataRole.BackgroundRole and cells.changed_under_b:
+                return QBrush(COLOURS["note"])
+            return None
+        flagged = (key == "dropped" and cells.is_dropped) or (key == "extra" and cells.is_extra)
+        if role == Qt.ItemDataRole.BackgroundRole and flagged:
+            return QBrush(COLOURS["bad"] if key == "dropped" else COLOURS["warn"])
+        if role == Qt.ItemDataRole.ForegroundRole and flagged:
+            return QBrush(Qt.GlobalColor.black)
+        if role == Qt.ItemDataRole.FontRole and flagged:
+            return self._bold
+        return None

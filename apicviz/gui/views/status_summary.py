@@ -1,0 +1,122 @@
+"""The status bar summary: the verdict on one line, in words and colour.
+
+Each chip says its state in text (OK / NONE / DROPPED...) and repeats it in
+colour, so a screenshot is readable without colour vision.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
+
+from ...model import Evaluation
+from ...model.sweep import SweepResult
+from ..controller.controller import Controller
+
+STYLES = {
+    "ok": "background:#cfeccf; color:#0b3d0b;",
+    "bad": "background:#f4b6b0; color:#5c0000; font-weight:bold;",
+    "warn": "background:#ffd59a; color:#4a2c00;",
+    "info": "background:#e3e8f0; color:#1d2b3a;",
+}
+MAP_REASON_CHARS = 48
+
+
+def short_reason(reason: str) -> str:
+    """The head of the model's reason ("aliased APIC ID 0x2"); the tooltip has all of it."""
+    head = reason.split(" — ")[0]
+    head = head.split(":")[0] if head.startswith("aliased") else head.split(" (")[0]
+    return head if len(head) <= MAP_REASON_CHARS else head[:MAP_REASON_CHARS - 1] + "…"
+
+
+class Chip(QLabel):
+    """A rounded label with a level (ok/bad/warn/info)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.level = "info"
+
+    def show_state(self, text: str, level: str, tip: str = "") -> None:
+        self.level = level
+        self.setText(text)
+        self.setToolTip(tip or text)
+        self.setStyleSheet(f"QLabel {{ {STYLES[level]} border-radius:3px; padding:1px 6px; }}")
+
+
+class StatusSummary(QWidget):
+    """Kernel, map status, logical mode, APICv inhibits, aliases, dropped interrupts, sweep."""
+
+    def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        self.kernel = Chip(self)
+        self.map = Chip(self)
+        self.map.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.logical = Chip(self)
+        self.inhibits = Chip(self)
+        self.aliases = Chip(self)
+        self.dropped = Chip(self)
+        self.sweep = Chip(self)
+        self.chips = [self.kernel, self.map, self.logical, self.inhibits, self.aliases, self.dropped, self.sweep]
+        for chip in self.chips:
+            layout.addWidget(chip, 1 if chip is self.map else 0)
+        controller.result_changed.connect(self._on_result_changed)
+        controller.sweep_changed.connect(self._on_sweep_changed)
+        self._on_result_changed(controller.evaluation)
+
+    def text(self) -> str:
+        """All chips as one line (what tests and screenshots read)."""
+        return " | ".join(chip.toolTip().split("\n")[0] if chip is self.map else chip.text() for chip in self.chips)
+
+    def _on_result_changed(self, ev: Evaluation) -> None:
+        res = ev.result
+        self.kernel.show_state(f"kernel {ev.scenario.kvm.kernel} ({res.behaviour.name})", "info",
+                               f"kernel {ev.scenario.kvm.kernel}: KVM behaviour range {res.behaviour.name} "
+                               f"({res.behaviour.kernels})")
+        if res.status == "optimized":
+            self.map.show_state("✔ map: optimized", "ok", f"map: optimized (max_apic_id {res.max_apic_id:#x})")
+            self.map.setMinimumWidth(self.map.sizeHint().width())
+        else:
+            reason = res.reason or ""
+            self.map.show_state(f"✖ map NONE: {short_reason(reason)}", "bad",
+                                f"map: NONE (no optimized map) — {reason}")
+            self.map.setMinimumWidth(min(self.map.sizeHint().width(), 330))
+        mode = res.map.logical_mode if res.map is not None else "no map"
+        bad_logical = res.map is None or mode in ("disabled", "none")
+        self.logical.show_state(f"logical: {mode}", "warn" if bad_logical else "ok",
+                                f"logical mode: {mode}" + (f"\n{res.logical_reason}" if res.logical_reason else ""))
+        inhibits = sorted(res.apicv_inhibits)
+        if inhibits:
+            self.inhibits.show_state(f"⚠ inhibits: {len(inhibits)}", "warn",
+                                     "APICv inhibits: " + ", ".join(inhibits))
+        else:
+            self.inhibits.show_state("inhibits: none", "ok", "APICv inhibits: none")
+        n_alias = len(ev.aliases_physical) + len(ev.aliases_logical)
+        if n_alias:
+            self.aliases.show_state(f"⚠ aliased IDs: {n_alias}", "warn",
+                                    f"aliased IDs: {len(ev.aliases_physical)} physical, "
+                                    f"{len(ev.aliases_logical)} logical")
+        else:
+            self.aliases.show_state("aliased IDs: 0", "ok")
+        n_irq = len(ev.routes)
+        n_bad = sum(1 for r in ev.routes if r.dropped)
+        if n_bad:
+            self.dropped.show_state(f"✖ DROPPED: {n_bad} of {n_irq} interrupts", "bad",
+                                    f"dropped: {ev.dropped_count} deliveries in {n_bad} of {n_irq} interrupts")
+        else:
+            self.dropped.show_state(f"dropped: 0/{n_irq}", "ok", f"dropped: 0 of {n_irq} interrupts")
+        self.sweep.show_state("sweep: …", "info", "sweep: running")
+
+    def _on_sweep_changed(self, result: SweepResult) -> None:
+        rows = len(result.rows)
+        dropped = result.dropped_deliveries
+        tip = (f"sweep of every destination: {result.checked:,} checked; {rows} disagree "
+               f"(KVM vs hardware or fast vs slow path); {result.fast_slow_disagreements:,} fast/slow disagreements; "
+               f"{dropped:,} dropped deliveries")
+        if rows:
+            self.sweep.show_state(f"⚠ sweep: {rows} disagree, {dropped:,} dropped", "bad" if dropped else "warn", tip)
+        else:
+            self.sweep.show_state("sweep: 0 disagree", "ok", tip)

@@ -1,0 +1,128 @@
+"""The destination sweep: every destination where KVM and hardware, or fast and slow path, disagree.
+
+A summary line, three filters (All / Dropped / Fast≠slow) and a sortable
+table. Selecting a row selects the vCPUs it involves (targets and dropped),
+so the map view outlines them.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelection, Qt, QTimer
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...model import Evaluation
+from ...model.sweep import SweepResult, SweepRow
+from .sweep_model import COLUMNS, FILTER_ALL, FILTER_DROPPED, FILTER_FAST_SLOW, ROW_ROLE, SweepFilter, SweepTableModel
+
+FILTERS = ((FILTER_ALL, "All"), (FILTER_DROPPED, "Dropped"), (FILTER_FAST_SLOW, "Fast≠slow"))
+
+
+class SweepView(QWidget):
+    """Table of :attr:`controller.sweep_result` rows; follows ``sweep_changed``."""
+
+    def __init__(self, controller, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.model = SweepTableModel(self)
+        self.proxy = SweepFilter(self)
+        self.proxy.setSourceModel(self.model)
+
+        self.summary = QLabel("sweep pending …")
+        self.summary.setWordWrap(True)
+        self.buttons: dict[str, QToolButton] = {}
+        self.group = QButtonGroup(self)
+        self.group.setExclusive(True)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        for mode, text in FILTERS:
+            b = QToolButton()
+            b.setText(text)
+            b.setCheckable(True)
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            b.clicked.connect(lambda _checked=False, m=mode: self.set_filter(m))
+            self.group.addButton(b)
+            self.buttons[mode] = b
+            bar.addWidget(b)
+        self.buttons[FILTER_ALL].setChecked(True)
+        bar.addWidget(self.summary, 1)
+
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(False)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for col, width in enumerate((230, 70, 150, 90, 130, 130, 130, 150, 80)[: len(COLUMNS)]):
+            self.table.setColumnWidth(col, width)
+        self.table.selectionModel().selectionChanged.connect(self._on_row_selected)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setSpacing(4)
+        lay.addLayout(bar)
+        lay.addWidget(self.table, 1)
+
+        controller.sweep_changed.connect(self._on_sweep_changed)
+        controller.result_changed.connect(self._on_result_changed)
+        if controller.sweep_result is not None:
+            self._on_sweep_changed(controller.sweep_result)
+        else:
+            QTimer.singleShot(0, self, controller.ensure_sweep)
+
+    # ----- controller signals ------------------------------------------------------
+
+    def _on_result_changed(self, _ev: Evaluation) -> None:
+        self.summary.setText("sweep: updating …")
+
+    def _on_sweep_changed(self, result: SweepResult) -> None:
+        ev = self.controller.evaluation
+        self.model.set_rows(ev, result.rows)
+        dropped = sum(1 for r in result.rows if r.route.dropped)
+        fast_slow = sum(1 for r in result.rows if r.fast_vs_slow)
+        for mode, text, n in ((FILTER_ALL, "All", len(result.rows)), (FILTER_DROPPED, "Dropped", dropped),
+                              (FILTER_FAST_SLOW, "Fast≠slow", fast_slow)):
+            self.buttons[mode].setText(f"{text} ({n:,})")
+        text = result.summary(ev)
+        if result.dropped_deliveries:
+            text = f"<span style='color:#B34700'><b>✗</b></span> {text}"
+        self.summary.setText(text)
+
+    # ----- user actions ---------------------------------------------------------------
+
+    def set_filter(self, mode: str) -> None:
+        """Show all rows, only rows with dropped deliveries, or only fast≠slow rows."""
+        self.buttons[mode].setChecked(True)
+        self.proxy.set_mode(mode)
+
+    def _on_row_selected(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return
+        row: SweepRow = rows[0].data(ROW_ROLE)
+        self.controller.select_vcpus(list(row.route.targets) + list(row.route.dropped))
+
+    # ----- state for tests ------------------------------------------------------------
+
+    def visible_rows(self) -> list[SweepRow]:
+        """Rows shown after filter and sort, top to bottom."""
+        return [self.proxy.index(i, 0).data(ROW_ROLE) for i in range(self.proxy.rowCount())]
+
+    def cell_text(self, row: int, column: str) -> str:
+        col = [c.name for c in COLUMNS].index(column)
+        return self.proxy.index(row, col).data()

@@ -1,0 +1,219 @@
+"""Base table model over one list of the scenario (vCPUs or interrupts).
+
+Row signals from the controller become ``beginInsertRows``/``beginRemoveRows``/
+``beginMoveRows``/``dataChanged``; only a new scenario resets the model.
+``setData`` never writes the scenario: it goes through :mod:`.edits`, which
+pushes an undo command or refuses the value (the old one stays).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor, QFont
+
+from ..controller import edits
+from ..controller.controller import Controller
+from ..viewmodels.columns import BOOL, Column
+
+Index = QModelIndex | QPersistentModelIndex
+
+#: Cell backgrounds; the text always says the same thing (colour-blind safe).
+COLOURS = {
+    "bad": QColor("#f4b6b0"),
+    "warn": QColor("#ffd59a"),
+    "note": QColor("#fff1a8"),
+    "off": QColor("#dcdcdc"),
+    "ok": QColor("#cfeccf"),
+}
+IGNORED_FG = QColor("#8a8a8a")
+_MISSING = object()
+
+
+_ROLES = frozenset({
+    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole, Qt.ItemDataRole.CheckStateRole,
+    Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.FontRole,
+    Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.TextAlignmentRole,
+})
+
+
+class RowTableModel(QAbstractTableModel):
+    """Columns come from a tuple of :class:`Column`; subclasses add the derived ones."""
+
+    kind = ""
+    columns: tuple[Column, ...] = ()
+
+    def __init__(self, controller: Controller, parent=None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self._derived_keys = [i for i, c in enumerate(self.columns) if not c.editable]
+        controller.rows_about_to_be_inserted.connect(self._on_rows_about_to_be_inserted)
+        controller.rows_inserted.connect(self._on_rows_inserted)
+        controller.rows_about_to_be_removed.connect(self._on_rows_about_to_be_removed)
+        controller.rows_removed.connect(self._on_rows_removed)
+        controller.rows_about_to_be_moved.connect(self._on_rows_about_to_be_moved)
+        controller.rows_moved.connect(self._on_rows_moved)
+        controller.rows_changed.connect(self._on_rows_changed)
+        controller.result_changed.connect(self._on_result_changed)
+        controller.scenario_replaced.connect(self._on_scenario_replaced)
+        self._bold = QFont()
+        self._bold.setBold(True)
+        #: (row, column, role) -> value; a repaint after an edit recomputes only what changed.
+        self._cache: dict[tuple[int, int, int], Any] = {}
+        self.modelAboutToBeReset.connect(self._cache.clear)
+        self.rowsAboutToBeInserted.connect(self._cache.clear)
+        self.rowsAboutToBeRemoved.connect(self._cache.clear)
+        self.rowsAboutToBeMoved.connect(self._cache.clear)
+        self.refresh_results()
+
+    # ----- subclass hooks ----------------------------------------------------
+
+    def refresh_results(self) -> None:
+        """Recompute per-row caches of derived columns from controller.evaluation."""
+
+    def derived(self, row: int, key: str, role: int) -> Any:
+        return None
+
+    def ignored(self, item: Any, key: str) -> str:
+        """Why a field has no effect in this row ('' when it counts)."""
+        return ""
+
+    # ----- Qt model API ------------------------------------------------------
+
+    def items(self) -> list[Any]:
+        return self.controller.rows(self.kind)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.items())
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.columns):
+            col = self.columns[section]
+            if role == Qt.ItemDataRole.DisplayRole:
+                return col.title
+            if role == Qt.ItemDataRole.ToolTipRole:
+                extra = "" if col.editable else "\n(read-only: computed by the model)"
+                return col.tooltip + extra
+        elif orientation == Qt.Orientation.Vertical and role == Qt.ItemDataRole.DisplayRole:
+            return str(section)
+        elif orientation == Qt.Orientation.Vertical and role == Qt.ItemDataRole.ToolTipRole:
+            return "creation order (vcpu_idx)" if self.kind == "vcpus" else "interrupt number"
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        col = self.columns[index.column()]
+        if col.editor == BOOL:
+            flags |= Qt.ItemFlag.ItemIsUserCheckable
+        elif col.editable:
+            flags |= Qt.ItemFlag.ItemIsEditable
+        return flags
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        # A painted cell is asked for ~10 roles; answer the unused ones before any work (big VMs repaint often).
+        if role not in _ROLES:
+            return None
+        key = (index.row(), index.column(), int(role))
+        cached = self._cache.get(key, _MISSING)
+        if cached is _MISSING:
+            cached = self._cache[key] = self._data(index, role)
+        return cached
+
+    def _data(self, index: Index, role: int) -> Any:
+        """What data() answers; cached per cell and role until the row or the results change."""
+        items = self.items()
+        if not index.isValid() or index.row() >= len(items):
+            return None
+        col = self.columns[index.column()]
+        if not col.editable:
+            return self.derived(index.row(), col.key, role)
+        item = items[index.row()]
+        value = getattr(item, col.key)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return "" if col.editor == BOOL else col.show(value)
+        if role == Qt.ItemDataRole.EditRole:
+            return value if col.editor == BOOL else col.show(value).replace("—", "")
+        if role == Qt.ItemDataRole.CheckStateRole and col.editor == BOOL:
+            return Qt.CheckState.Checked if value else Qt.CheckState.Unchecked
+        why = self.ignored(item, col.key)
+        if role == Qt.ItemDataRole.ForegroundRole and why:
+            return QBrush(IGNORED_FG)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            tip = f"{col.title}: {col.show(value)} — allowed {col.range_text()}"
+            return tip + (f"\n{why}" if why else "")
+        return None
+
+    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if not index.isValid() or not self.columns[index.column()].editable:
+            return False
+        if role not in (Qt.ItemDataRole.EditRole, Qt.ItemDataRole.CheckStateRole):
+            return False
+        if role == Qt.ItemDataRole.CheckStateRole:
+            value = _check_state(value)
+        return edits.set_text(self.controller, self.kind, [index.row()], self.columns[index.column()].key, value)
+
+    def set_for_rows(self, rows: list[int], column: int, value: Any) -> bool:
+        """One value for a column of many rows: one undo step (Ctrl+Enter, "Set for selection")."""
+        col = self.columns[column]
+        if not col.editable:
+            self.controller.refuse(f"Refused: {col.title} is computed, not editable")
+            return False
+        return edits.set_text(self.controller, self.kind, rows, col.key, value)
+
+    # ----- controller signals ------------------------------------------------
+
+    def _on_rows_about_to_be_inserted(self, kind: str, first: int, last: int) -> None:
+        if kind == self.kind:
+            self.beginInsertRows(QModelIndex(), first, last)
+
+    def _on_rows_inserted(self, kind: str) -> None:
+        if kind == self.kind:
+            self.endInsertRows()
+
+    def _on_rows_about_to_be_removed(self, kind: str, first: int, last: int) -> None:
+        if kind == self.kind:
+            self.beginRemoveRows(QModelIndex(), first, last)
+
+    def _on_rows_removed(self, kind: str) -> None:
+        if kind == self.kind:
+            self.endRemoveRows()
+
+    def _on_rows_about_to_be_moved(self, kind: str, src: int, dst: int) -> None:
+        if kind == self.kind:
+            # beginMoveRows wants the index *before which* the row goes, counted before the move.
+            self.beginMoveRows(QModelIndex(), src, src, QModelIndex(), dst + 1 if dst > src else dst)
+
+    def _on_rows_moved(self, kind: str) -> None:
+        if kind == self.kind:
+            self.endMoveRows()
+
+    def _on_rows_changed(self, kind: str, first: int, last: int) -> None:
+        if kind == self.kind:
+            for key in [k for k in self._cache if first <= k[0] <= last]:
+                del self._cache[key]
+            self.dataChanged.emit(self.index(first, 0), self.index(last, len(self.columns) - 1))
+
+    def _on_result_changed(self, _evaluation: object) -> None:
+        self.refresh_results()
+        derived = set(self._derived_keys)
+        for key in [k for k in self._cache if k[1] in derived]:
+            del self._cache[key]
+        n = self.rowCount()
+        if n and self._derived_keys:
+            self.dataChanged.emit(self.index(0, min(self._derived_keys)), self.index(n - 1, len(self.columns) - 1))
+
+    def _on_scenario_replaced(self) -> None:
+        self.beginResetModel()
+        self.refresh_results()
+        self.endResetModel()
+
+
+def _check_state(value: Any) -> bool:
+    if isinstance(value, Qt.CheckState):
+        return value == Qt.CheckState.Checked
+    return int(value) == Qt.CheckState.Checked.value
