@@ -47,6 +47,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "kernel_number.apicviz.json": ("kvm.kernel", "MAJOR.MINOR"),
     "unknown_x2apic_api_key.apicviz.json": ("kvm.x2apic_api.use_32_bit_ids", "unknown key"),
     "vector_hashing_int.apicviz.json": ("kvm.vector_hashing", "true or false"),
+    "smm_false_on_6_1.apicviz.json": ("kvm.smm", "needs a kernel of 6.2 or later"),
     # vCPUs
     "id_2_pow_40.apicviz.json": ("vcpus[1].id", "0x10000000000 is out of range"),
     "id_hex_1g.apicviz.json": ("vcpus[0].id", "'0x1g' is not a number"),
@@ -112,7 +113,7 @@ json_values = st.recursive(
 
 VCPU_KEYS = ["id", "apic", "sw_enabled", "xapic_id", "logical_id", "dfr", "arb_prio"]
 IRQ_KEYS = ["name", "source", "dest_mode", "dest", "shorthand", "delivery", "vector"]
-KVM_KEYS = ["kernel", "x2apic_api", "vector_hashing", "map_alloc_fails"]
+KVM_KEYS = ["kernel", "x2apic_api", "vector_hashing", "map_alloc_fails", "smm"]
 
 
 def shaped(keys: list[str]) -> st.SearchStrategy:

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apicviz.model import ScenarioError, evaluate, load_scenario, save_scenario, scenario_from_dict, scenario_from_text
-from apicviz.model.scenario import Interrupt, KvmConfig, Scenario, Vcpu
+from apicviz.model.kernels import kernel_at_least
+from apicviz.model.scenario import SMM_OPTIONAL_SINCE, Interrupt, KvmConfig, Scenario, Vcpu
 from apicviz.model.scenario_file import scenario_to_text
 
 FLAT = 0xFFFFFFFF
@@ -265,9 +266,11 @@ def valid_scenarios(draw) -> Scenario:
                               dest_mode=draw(st.sampled_from(["physical", "logical"])), dest=dest, shorthand=shorthand,
                               delivery=draw(st.sampled_from(["fixed", "lowest", "smi", "nmi", "init", "sipi"])),
                               vector=draw(st.integers(0, 255))))
-    kvm = KvmConfig(kernel=draw(_KERNELS), use_32bit_ids=draw(st.booleans()),
+    kernel = draw(_KERNELS)
+    kvm = KvmConfig(kernel=kernel, use_32bit_ids=draw(st.booleans()),
                     disable_broadcast_quirk=draw(st.booleans()), vector_hashing=draw(st.booleans()),
-                    map_alloc_fails=draw(st.booleans()))
+                    map_alloc_fails=draw(st.booleans()),
+                    smm=draw(st.booleans()) or not kernel_at_least(kernel, SMM_OPTIONAL_SINCE))
     return Scenario(title=draw(_TEXT), notes=draw(_TEXT), kvm=kvm, vcpus=vcpus, interrupts=irqs)
 
 

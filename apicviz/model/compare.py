@@ -13,15 +13,17 @@ from .analysis import Evaluation, evaluate
 from .errors import ScenarioError
 from .kernels import parse_kernel
 from .numbers import fmt_id
-from .scenario import KvmConfig, Scenario
+from .scenario import KvmConfig, Scenario, check_kvm
 
-KVM_FLAGS = ("use_32bit_ids", "disable_broadcast_quirk", "vector_hashing", "map_alloc_fails")
+KVM_FLAGS = ("use_32bit_ids", "disable_broadcast_quirk", "vector_hashing", "map_alloc_fails", "smm")
 
 
 def kvm_label(kvm: KvmConfig) -> str:
     flags = [name for name in ("use_32bit_ids", "disable_broadcast_quirk", "map_alloc_fails") if getattr(kvm, name)]
     if not kvm.vector_hashing:
         flags.append("no vector_hashing")
+    if not kvm.smm:
+        flags.append("no SMM")
     return kvm.kernel + (f" ({', '.join(flags)})" if flags else "")
 
 
@@ -39,6 +41,7 @@ def parse_kvm_overrides(base: KvmConfig, kernel: str | None, settings: list[str]
         if word not in ("true", "false", "1", "0", "on", "off", "yes", "no"):
             raise ScenarioError("--set", f"{item!r}: value must be true or false")
         setattr(kvm, key, word in ("true", "1", "on", "yes"))
+    check_kvm(kvm)
     return kvm
 
 
@@ -96,7 +99,7 @@ class Comparison:
                 out.append(f"    … and {len(self.slots) - 64} more")
         for ch in self.routes:
             out.append(f"  interrupt [{ch.index}] {ch.name}:")
-            for key in ("path", "targets", "dropped", "extra"):
+            for key in ("path", "targets", "accepted", "dropped", "extra"):
                 if ch.before[key] != ch.after[key]:
                     out.append(f"    {key}: {_fmt(ch.before[key])} → {_fmt(ch.after[key])}")
         sa, sb = self.a.dropped_count, self.b.dropped_count
@@ -135,7 +138,7 @@ def compare_evaluations(ea: Evaluation, eb: Evaluation) -> Comparison:
             comp.slots[slot] = (x, y)
     ja, jb = ea.to_json()["interrupts"], eb.to_json()["interrupts"]
     for n, (x, y) in enumerate(zip(ja, jb)):
-        keys = ("path", "targets", "dropped", "extra")
+        keys = ("path", "targets", "accepted", "dropped", "extra")
         if any(x[k] != y[k] for k in keys):
             irq = ea.scenario.interrupts[n]
             comp.routes.append(RouteChange(n, irq.name or irq.describe(), x, y))

@@ -86,7 +86,10 @@ def explain_route(ev: Evaluation, n: int, brief: bool = False) -> list[str]:
         lines.append("Physical lowest priority to 0xff is a broadcast: the slow path turns it into fixed delivery.")
     accepted = set(r.accepted)
     refused = [i for i in r.targets if i not in accepted]
-    if refused:
+    if refused and r.delivery == "smi":
+        lines.append(f"KVM was built without SMM support (CONFIG_KVM_SMM off, kvm.smm false): the SMI reaches "
+                     f"{names(ev, refused)} but no APIC accepts it.")
+    elif refused:
         lines.append(f"Software-disabled APIC(s) {names(ev, refused)} discard the {irq.delivery} message.")
     losers = ev.result.phys_losers
     for table, slot in r.slots:

@@ -74,6 +74,14 @@ def parse_kernel(text: object, field: str = "kvm.kernel") -> str:
     return f"{version[0]}.{version[1]}"
 
 
+def kernel_at_least(kernel: str, version: tuple[int, int]) -> bool:
+    """Whether a (validated) kernel string is ``version`` or newer; upstream is newer than all."""
+    if kernel == "upstream":
+        return True
+    major, minor = (int(p) for p in kernel.split("."))
+    return (major, minor) >= version
+
+
 def behaviour_for(kernel: str) -> Behaviour:
     """Behaviour range of a (validated) kernel string."""
     if kernel == "upstream":

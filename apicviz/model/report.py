@@ -30,6 +30,7 @@ def bug_report(ev: Evaluation, sweep_rows: int | None = None) -> str:
     out.append(f"| `KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK` | {kvm.disable_broadcast_quirk} |")
     out.append(f"| `kvm.vector_hashing` | {kvm.vector_hashing} |")
     out.append(f"| map allocation forced to fail | {kvm.map_alloc_fails} |")
+    out.append(f"| KVM built with SMM (`CONFIG_KVM_SMM`) | {kvm.smm} |")
     out.append("")
     if s.notes:
         out += [s.notes, ""]

@@ -341,6 +341,8 @@ class Router:
         vcpus = self.vcpus
         if delivery in ("fixed", LOWEST):
             accepted = [i for i in targets if vcpus[i].sw_enabled]
+        elif delivery == "smi" and not self.kvm.smm:
+            accepted = []  # built without CONFIG_KVM_SMM: the SMI reaches its targets, no APIC takes it
         else:
             accepted = list(targets)
         if irq.delivery == LOWEST:

@@ -10,6 +10,7 @@ import copy
 from dataclasses import dataclass, field, replace
 
 from .errors import ScenarioError
+from .kernels import kernel_at_least
 from .numbers import U8_MAX, U32_MAX, fmt_id
 
 MAX_VCPUS = 4096  # x86 KVM_MAX_VCPUS
@@ -27,6 +28,8 @@ DFR_FLAT = 0xFFFFFFFF
 DFR_CLUSTER = 0x0FFFFFFF
 APIC_BROADCAST = 0xFF
 X2APIC_BROADCAST = 0xFFFFFFFF
+#: CONFIG_KVM_SMM became optional in 6.2; older kernels always handle SMIs.
+SMM_OPTIONAL_SINCE = (6, 2)
 
 
 @dataclass
@@ -38,6 +41,8 @@ class KvmConfig:
     disable_broadcast_quirk: bool = False
     vector_hashing: bool = True
     map_alloc_fails: bool = False
+    #: KVM built with CONFIG_KVM_SMM: without it no APIC accepts an SMI.
+    smm: bool = True
 
 
 @dataclass
@@ -169,8 +174,19 @@ def check_interrupt(irq: Interrupt, index: int, vcpus: dict[int, Vcpu]) -> None:
             )
 
 
+def check_kvm(kvm: KvmConfig) -> None:
+    """Rules between KVM settings: SMM can only be missing from 6.2 on."""
+    if not kvm.smm and not kernel_at_least(kvm.kernel, SMM_OPTIONAL_SINCE):
+        raise ScenarioError(
+            "kvm.smm",
+            f"false needs a kernel of 6.2 or later: CONFIG_KVM_SMM became optional in 6.2, "
+            f"kernel {kvm.kernel} always has SMM support",
+        )
+
+
 def check_scenario(scenario: Scenario) -> None:
-    """Rules that span several fields: unique IDs, counts, interrupt sources."""
+    """Rules that span several fields: unique IDs, counts, interrupt sources, KVM settings."""
+    check_kvm(scenario.kvm)
     if len(scenario.vcpus) > MAX_VCPUS:
         raise ScenarioError("vcpus", f"{len(scenario.vcpus)} vCPUs; at most {MAX_VCPUS} (KVM_MAX_VCPUS)")
     if len(scenario.interrupts) > MAX_INTERRUPTS:

@@ -40,7 +40,7 @@ MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_TEXT = 1_000_000
 
 _TOP_KEYS = {"format", "version", "title", "notes", "kvm", "vcpus", "interrupts"}
-_KVM_KEYS = {"kernel", "x2apic_api", "vector_hashing", "map_alloc_fails"}
+_KVM_KEYS = {"kernel", "x2apic_api", "vector_hashing", "map_alloc_fails", "smm"}
 _X2APIC_API_KEYS = {"use_32bit_ids", "disable_broadcast_quirk"}
 _VCPU_KEYS = {"id", "apic", "sw_enabled", "xapic_id", "logical_id", "dfr", "arb_prio"}
 _IRQ_KEYS = {"name", "source", "dest_mode", "dest", "shorthand", "delivery", "vector"}
@@ -113,6 +113,8 @@ def _kvm(raw: Any) -> KvmConfig:
         kvm.vector_hashing = _bool(obj["vector_hashing"], "kvm.vector_hashing")
     if "map_alloc_fails" in obj:
         kvm.map_alloc_fails = _bool(obj["map_alloc_fails"], "kvm.map_alloc_fails")
+    if "smm" in obj:
+        kvm.smm = _bool(obj["smm"], "kvm.smm")
     return kvm
 
 
@@ -261,6 +263,7 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
         },
         "vector_hashing": kvm.vector_hashing,
         "map_alloc_fails": kvm.map_alloc_fails,
+        "smm": kvm.smm,
     }
     vcpus = []
     for v in scenario.vcpus:

@@ -1,7 +1,9 @@
 """The KVM panel: each widget change is an undo command that changes the routing."""
 from __future__ import annotations
 
-from gui_helpers import text
+from apicviz.gui.controller import edits
+
+from gui_helpers import edit, text
 
 
 def _routes(controller):
@@ -72,3 +74,32 @@ def test_kernel_outside_the_list_is_shown(window, tmp_path):
     assert window.kvm_panel.kernel.currentText() == "5.19"
     assert window.kvm_panel.behaviour.text() == "behaviour 5.3-6.2"
     assert window.controller.undo_stack.count() == 0
+
+
+def test_smm_checkbox_is_an_undoable_edit(window, qtbot):
+    """CONFIG_KVM_SMM off: the SMI keeps its targets and nobody accepts it; before 6.2 it cannot be off."""
+    controller = window.controller
+    panel = window.kvm_panel
+    box = panel.flags["smm"]
+    assert box.text() == "KVM built with SMM (CONFIG_KVM_SMM)"
+    assert box.isChecked()
+    assert not box.isEnabled() and "before 6.2" in box.toolTip()  # the example runs 6.1
+    assert edits.add_interrupt(controller)
+    row = len(controller.scenario.interrupts) - 1
+    assert edit(window.interrupt_model, row, "delivery", "smi")
+    panel.kernel.setCurrentText("6.3")
+    assert box.isEnabled() and "CONFIG_KVM_SMM" in box.toolTip()
+    targets = controller.evaluation.routes[row].targets
+    assert controller.evaluation.routes[row].accepted == targets != []
+    box.setChecked(False)
+    assert controller.scenario.kvm.smm is False
+    assert controller.undo_stack.undoText() == "Turn off KVM built with SMM (CONFIG_KVM_SMM)"
+    assert controller.evaluation.routes[row].targets == targets
+    assert controller.evaluation.routes[row].accepted == []
+    with qtbot.waitSignal(controller.edit_refused) as blocker:
+        panel.kernel.setCurrentText("6.1")  # 6.1 always has SMM: refused, the combo goes back
+    assert "kvm.smm" in blocker.args[0] and "6.2" in blocker.args[0]
+    assert controller.scenario.kvm.kernel == "6.3" and panel.kernel.currentText() == "6.3"
+    controller.undo_stack.undo()
+    assert box.isChecked() and controller.scenario.kvm.smm
+    assert controller.evaluation.routes[row].accepted == targets

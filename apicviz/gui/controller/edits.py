@@ -29,6 +29,7 @@ KVM_LABELS = {
     "disable_broadcast_quirk": "disable broadcast quirk (KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK)",
     "vector_hashing": "vector hashing (kvm.vector_hashing)",
     "map_alloc_fails": "forced map allocation failure",
+    "smm": "KVM built with SMM (CONFIG_KVM_SMM)",
 }
 
 

@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from ...model import KERNEL_CHOICES, behaviour_for
+from ...model.kernels import kernel_at_least
+from ...model.scenario import SMM_OPTIONAL_SINCE
 from ..controller import edits
 from ..controller.controller import Controller
 
@@ -32,7 +34,13 @@ FLAGS = (
      "(off: by apic_arb_prio)."),
     ("map_alloc_fails", "Map allocation fails",
      "What-if: kvzalloc of the optimized map returns NULL, so every interrupt takes the slow path."),
+    ("smm", "KVM built with SMM (CONFIG_KVM_SMM)",
+     "Whether the host's KVM was built with CONFIG_KVM_SMM (optional since Linux 6.2).\n"
+     "Without it an SMI still reaches its targets, but no APIC accepts it.\n"
+     "Kernels before 6.2 always have SMM support."),
 )
+TIPS = {key: tip for key, _text, tip in FLAGS}
+SMM_FIXED_TIP = "Kernels before 6.2 always have SMM support: pick 6.2 or later to turn it off."
 
 
 class KvmPanel(QWidget):
@@ -75,6 +83,7 @@ class KvmPanel(QWidget):
         flags.addWidget(_caption("Module / what-if"), 3, 0)
         flags.addWidget(self.flags["vector_hashing"], 4, 0)
         flags.addWidget(self.flags["map_alloc_fails"], 5, 0)
+        flags.addWidget(self.flags["smm"], 6, 0)
         left = QVBoxLayout()
         left.addWidget(_caption("Kernel"))
         left.addLayout(kernel_row)
@@ -107,6 +116,10 @@ class KvmPanel(QWidget):
             self.behaviour.setToolTip(f"Kernels {b.kernels} share this behaviour of kvm_recalculate_apic_map()")
             for key, box in self.flags.items():
                 box.setChecked(getattr(s.kvm, key))
+            smm_fixed = s.kvm.smm and not kernel_at_least(s.kvm.kernel, SMM_OPTIONAL_SINCE)
+            smm = self.flags["smm"]
+            smm.setEnabled(not smm_fixed)
+            smm.setToolTip(TIPS["smm"] + ("\n" + SMM_FIXED_TIP if smm_fixed else ""))
             if self.title.text() != s.title:
                 self.title.setText(s.title)
                 self.title.setCursorPosition(0)
