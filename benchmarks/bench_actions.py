@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""What a user feels: every action of the whole window, with every dock shown and every tab opened once.
+
+Run from the repository root (offscreen unless QT_QPA_PLATFORM says otherwise)::
+
+    .venv/bin/python benchmarks/bench_actions.py            # 16, 256, 1024, 4096 vCPUs + launch
+    .venv/bin/python benchmarks/bench_actions.py --quick    # fewer repetitions
+    .venv/bin/python benchmarks/bench_actions.py --sizes 256 4096 --no-launch
+
+The window is built as the app builds it (``apicviz.gui.shell.app``) at
+1280x800, every tab is raised once (so Compare marking is on, the step-through
+and sweep tabs have been seen), then each action is repeated and its median
+time to the repaint is printed: one xAPIC ID edit, undo, redo, switching a tab,
+selecting an interrupt (the Explain panel follows), selecting a vCPU (the map
+outlines it) and zooming the map. The sweep is left running as in the real
+app (a timer after each edit; a worker thread for big VMs); between repetitions
+the benchmark waits for it and reports how long the longest single event-loop
+pass took meanwhile (the window is blocked that long).
+
+Launch: ``apicviz FILE`` is exec'd with ``APICVIZ_BENCH_LAUNCH_T0`` set to the
+exec time; the app prints the seconds to its first painted window and quits.
+Settings and autosave go to a temporary folder. This is a measurement, not a
+test: it never fails, it reports.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from PySide6.QtCore import QCoreApplication, QEvent, Qt  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from apicviz.gui.shell.app import create_application, create_main_window  # noqa: E402
+from apicviz.gui.viewmodels.columns import column_index  # noqa: E402
+from apicviz.model import Scenario, save_scenario, scenario_from_dict  # noqa: E402
+
+SIZES = (16, 256, 1024, 4096)
+#: action -> (target at 256 vCPUs, target at 4096 vCPUs) in ms, from issue 13.
+TARGETS = {
+    "edit": (16.0, 33.0), "undo": (16.0, 33.0), "redo": (16.0, 33.0),
+    "tab switch": (100.0, 100.0), "select interrupt": (100.0, 100.0),
+    "select vCPU": (100.0, 100.0), "zoom map": (100.0, 100.0),
+}
+EXAMPLE = ROOT / "apicviz" / "resources" / "examples" / "02-aliased-xapic-id-6.1.apicviz.json"
+APICVIZ = Path(sys.executable).with_name("apicviz")
+
+
+def scenario(n: int) -> Scenario:
+    """n vCPUs as QEMU creates them (xAPIC below 0x100, x2APIC above), flat logical IDs on the first 8."""
+    vcpus = [{"id": i, "apic": "xapic" if i < 0x100 else "x2apic", "logical_id": 1 << (i % 8) if i < 8 else 0}
+             for i in range(n)]
+    irqs = [{"name": f"MSI {i}", "source": None, "dest": (i * 37) % max(n, 1)} for i in range(8)]
+    irqs.append({"name": "IPI from vCPU 0 to APIC 0", "source": 0, "dest": 0})
+    return scenario_from_dict({"kvm": {"kernel": "6.1"}, "vcpus": vcpus, "interrupts": irqs})
+
+
+class Session:
+    """One main window, its application, and the waiting between actions."""
+
+    def __init__(self, n: int) -> None:
+        self.app: QApplication = create_application(["bench"], remember_settings=False)
+        self.window = create_main_window(scenario=scenario(n), remember_settings=False)
+        self.controller = self.window.controller
+        self.sweeps = 0
+        self.blocked: list[float] = []
+        self.controller.sweep_changed.connect(self._on_sweep)
+        self.window.resize(1280, 800)
+        self.window.show()
+        self.settle(sweep=True)
+        w = self.window
+        # Every tab once, ending on the default ones; Compare marking (on by default) stays engaged.
+        for dock in (w.sweep_dock, w.compare_dock, w.step_dock, w.interrupt_dock,
+                     w.kvm_dock, w.history_dock, w.explain_dock):
+            dock.raise_()
+            self.settle()
+        assert w.compare_view.mark.isChecked()
+        self.blocked.clear()
+
+    def _on_sweep(self, _result: object) -> None:
+        self.sweeps += 1
+
+    def paint(self) -> None:
+        """Let Qt run what the action queued: layouts, then the repaint of what became dirty."""
+        self.app.processEvents()
+        self.app.processEvents()
+
+    def settle(self, sweep: bool = False, since: int | None = None, timeout: float = 30.0) -> None:
+        """Run the event loop until idle and, with ``sweep``, until a sweep newer than ``since`` is shown.
+
+        Records the longest single pass of the loop meanwhile (the window could not react that long).
+        """
+        start = self.sweeps if since is None else since
+        end = time.perf_counter() + timeout
+        longest = 0.0
+        quiet = 0
+        while time.perf_counter() < end:
+            t = time.perf_counter()
+            self.app.processEvents()
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+            longest = max(longest, time.perf_counter() - t)
+            if sweep and self.sweeps <= start:
+                time.sleep(0.002)
+                continue
+            quiet += 1
+            if quiet >= 5:
+                break
+            time.sleep(0.01)
+        if sweep:
+            self.blocked.append(longest * 1000)
+
+    def timed(self, action: Callable[[], object], reruns: bool) -> float:
+        before = self.sweeps
+        t = time.perf_counter()
+        action()
+        self.paint()
+        ms = (time.perf_counter() - t) * 1000
+        self.settle(sweep=reruns, since=before)
+        return ms
+
+    def close(self) -> None:
+        self.controller.undo_stack.clear()
+        self.window.close()
+        self.window.deleteLater()
+        self.settle()
+
+
+def measure(n: int, reps: int) -> dict[str, float]:
+    s = Session(n)
+    w = s.window
+    model = w.vcpu_model
+    col = column_index(model.columns, "xapic_id")
+    stack = s.controller.undo_stack
+    out: dict[str, list[float]] = {k: [] for k in TARGETS}
+    for rep in range(reps):
+        value = "0x80" if rep % 2 == 0 else "0x1"
+        out["edit"].append(s.timed(lambda: model.setData(model.index(1, col), value, Qt.ItemDataRole.EditRole),
+                                   True))
+    for _ in range(reps):
+        out["undo"].append(s.timed(stack.undo, True))
+        out["redo"].append(s.timed(stack.redo, True))
+    tabs = (w.sweep_dock, w.compare_dock, w.step_dock, w.interrupt_dock)
+    for rep in range(reps):
+        for dock in tabs:
+            out["tab switch"].append(s.timed(dock.raise_, False))
+    irq_view = w.interrupt_panel.view
+    n_irq = len(s.controller.scenario.interrupts)
+    for rep in range(reps):
+        out["select interrupt"].append(s.timed(lambda: irq_view.selectRow(rep % n_irq), False))
+    vcpu_view = w.vcpu_panel.view
+    rows = (0, n - 1, n // 2, 1)
+    for rep in range(reps):
+        out["select vCPU"].append(s.timed(lambda: vcpu_view.selectRow(rows[rep % len(rows)]), False))
+    grid = w.map_view.grid
+    for rep in range(reps):
+        out["zoom map"].append(s.timed(grid.zoom_in if rep % 2 == 0 else grid.zoom_out, False))
+    blocked = statistics.median(s.blocked) if s.blocked else 0.0
+    s.close()
+    result = {k: statistics.median(v) for k, v in out.items()}
+    result["longest loop pass while the sweep runs"] = blocked
+    return result
+
+
+# ----- launch -----------------------------------------------------------------------------------
+
+def launch_seconds(path: Path, runs: int) -> float:
+    """Median exec-to-first-paint of ``apicviz FILE`` (fresh settings, no autosave to restore)."""
+    times = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as home:
+            env = dict(os.environ, HOME=home, XDG_CONFIG_HOME=f"{home}/config", XDG_DATA_HOME=f"{home}/data",
+                       XDG_CACHE_HOME=f"{home}/cache")
+            env["APICVIZ_BENCH_LAUNCH_T0"] = repr(time.time())
+            proc = subprocess.run([str(APICVIZ), str(path)], env=env, capture_output=True, text=True, timeout=120)
+        line = [x for x in proc.stderr.splitlines() if x.startswith("first-paint ")]
+        if not line:
+            raise SystemExit(f"apicviz did not report its first paint:\n{proc.stderr[-2000:]}")
+        times.append(float(line[-1].split()[1]))
+    return statistics.median(times)
+
+
+def fmt(ms: float, target: float | None = None) -> str:
+    mark = "" if target is None else (" ✓" if ms <= target else " ✗")
+    return f"{ms:.1f} ms{mark}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="fewer repetitions")
+    p.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    p.add_argument("--no-launch", action="store_true", help="skip the launch measurement")
+    args = p.parse_args(argv)
+    reps = 5 if args.quick else 15
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, Qt platform {os.environ['QT_QPA_PLATFORM']}; "
+          f"medians of {reps} repetitions; window 1280x800, every tab opened once, Compare marking on.\n")
+    results = {n: measure(n, reps) for n in args.sizes}
+    names = list(next(iter(results.values())))
+    print("| action | " + " | ".join(f"{n} vCPUs" for n in args.sizes) + " | target (256 / 4096) |")
+    print("|---|" + "---:|" * len(args.sizes) + "---|")
+    for name in names:
+        lo, hi = TARGETS.get(name, (None, None))
+        cells = []
+        for n in args.sizes:
+            target = None if lo is None else (lo if n <= 256 else hi)
+            cells.append(fmt(results[n][name], target if n in (256, 4096) else None))
+        tgt = f"≤ {lo:.0f} / ≤ {hi:.0f} ms" if lo is not None else "—"
+        print(f"| {name} | " + " | ".join(cells) + f" | {tgt} |")
+    if not args.no_launch:
+        runs = 3 if args.quick else 5
+        with tempfile.TemporaryDirectory() as tmp:
+            big = Path(tmp) / "vm-4096.apicviz.json"
+            save_scenario(scenario(4096), big)
+            example = launch_seconds(EXAMPLE, runs)
+            large = launch_seconds(big, runs)
+        print(f"\n| launch to a painted window (median of {runs}) | seconds | target |")
+        print("|---|---:|---:|")
+        print(f"| example ({EXAMPLE.name}) | {example:.2f} s{' ✓' if example <= 1.0 else ' ✗'} | ≤ 1.0 s |")
+        print(f"| 4096-vCPU file | {large:.2f} s{' ✓' if large <= 2.5 else ' ✗'} | ≤ 2.5 s |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
