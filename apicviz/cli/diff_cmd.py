@@ -23,7 +23,8 @@ def run(argv: list[str]) -> int:
     args = p.parse_args(argv)
     scenario = load_scenario(args.file)
     kvm_a = parse_kvm_overrides(scenario.kvm, args.kernel, args.set_a)
-    kvm_b = parse_kvm_overrides(scenario.kvm, args.against, args.set_b)
+    kvm_b = parse_kvm_overrides(scenario.kvm, args.against, args.set_b,
+                                kernel_option="--against", set_option="--against-set")
     comp = compare(scenario, kvm_a, kvm_b)
     print("\n".join(comp.lines()))
     return 0

@@ -10,8 +10,8 @@ def _eval_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="apicviz eval", description="Evaluate scenario files: KVM's APIC map and routes.")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON evaluation per line (FORMAT.md)")
-    p.add_argument("--sweep", action="store_true", help="also sweep every destination (always on with --json)")
-    p.add_argument("--no-sweep", action="store_true", help="leave the sweep out of --json output")
+    p.add_argument("--sweep", action="store_true", help="sweep every destination of each file (the default)")
+    p.add_argument("--no-sweep", action="store_true", help="leave the destination sweep out")
     return p
 
 
@@ -43,10 +43,10 @@ def run(argv: list[str]) -> int:
                 print(f"{path}: {message}", file=sys.stderr)
             continue
         if args.json:
-            data = ev.to_json()
+            data = {"file": path, **ev.to_json()}
             if not args.no_sweep:
                 data["sweep"] = sweep(ev).to_json(ev)
             out.write(json.dumps(data, separators=(",", ":")) + "\n")
         else:
-            out.write(eval_text(ev, path, with_sweep=args.sweep or len(args.files) == 1))
+            out.write(eval_text(ev, path, with_sweep=not args.no_sweep))
     return status

@@ -18,7 +18,7 @@ def run(argv: list[str]) -> int:
     args = p.parse_args(argv)
     scenario = load_scenario(args.file)
     ev = evaluate(scenario)
-    text = bug_report(ev, sweep_rows=len(sweep(ev).rows))
+    text = bug_report(ev, sweep=sweep(ev))
     if args.output:
         atomic_write(args.output, text.encode("utf-8"))
     else:

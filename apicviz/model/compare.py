@@ -27,19 +27,25 @@ def kvm_label(kvm: KvmConfig) -> str:
     return kvm.kernel + (f" ({', '.join(flags)})" if flags else "")
 
 
-def parse_kvm_overrides(base: KvmConfig, kernel: str | None, settings: list[str]) -> KvmConfig:
-    """``--kernel`` plus ``key=value`` settings (``use_32bit_ids=true``) on top of ``base``."""
+def parse_kvm_overrides(base: KvmConfig, kernel: str | None, settings: list[str], *,
+                        kernel_option: str = "--kernel", set_option: str = "--set") -> KvmConfig:
+    """``--kernel`` plus ``key=value`` settings (``use_32bit_ids=true``) on top of ``base``.
+
+    Errors name the option they came from (``kernel_option``/``set_option``), so
+    ``diff`` says whether kernel A's or kernel B's setting is wrong.
+    """
     kvm = replace(base)
     if kernel is not None:
-        kvm.kernel = parse_kernel(kernel, "--kernel")
+        kvm.kernel = parse_kernel(kernel, kernel_option)
     for item in settings:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or key not in KVM_FLAGS:
-            raise ScenarioError("--set", f"{item!r}: use KEY=true|false with KEY one of {', '.join(KVM_FLAGS)}")
+            raise ScenarioError(set_option,
+                                f"{item!r}: use KEY=true|false with KEY one of {', '.join(KVM_FLAGS)}")
         word = value.strip().lower()
         if word not in ("true", "false", "1", "0", "on", "off", "yes", "no"):
-            raise ScenarioError("--set", f"{item!r}: value must be true or false")
+            raise ScenarioError(set_option, f"{item!r}: value must be true or false (or on/off, yes/no, 1/0)")
         setattr(kvm, key, word in ("true", "1", "on", "yes"))
     check_kvm(kvm)
     return kvm

@@ -50,6 +50,21 @@ def display_problem(env: Mapping[str, str] | None = None, system: str | None = N
             "so the window cannot open.\n" + HEADLESS_HINT)
 
 
+def x_server_problem(env: Mapping[str, str] | None = None, system: str | None = None,
+                     answers: Callable[[str], bool | None] | None = None) -> str | None:
+    """A message when ``DISPLAY`` names an X server that is not there (Qt would abort on it)."""
+    from .x11_probe import no_server_message, x_server_answers
+
+    env = os.environ if env is None else env
+    system = sys.platform if system is None else system
+    display = env.get("DISPLAY", "")
+    if not system.startswith("linux") or platform_name(env) != "xcb" or not display:
+        return None
+    if (answers or x_server_answers)(display) is not False:
+        return None
+    return no_server_message(display) + "\n" + HEADLESS_HINT
+
+
 def _loads(name: str) -> bool:
     try:
         ctypes.CDLL(name)
@@ -81,7 +96,7 @@ def xcb_problem(env: Mapping[str, str] | None = None, system: str | None = None,
 
 def launch(path: str | None) -> int:
     """Open the main window (on ``path``, the last file, or the example) and run the event loop."""
-    problem = display_problem() or xcb_problem()
+    problem = display_problem() or x_server_problem() or xcb_problem()
     if problem:
         print(problem, file=sys.stderr)
         return EXIT_NO_DISPLAY

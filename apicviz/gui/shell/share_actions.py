@@ -53,7 +53,7 @@ class ShareActions(QObject):
 
     def report_text(self) -> str:
         sweep = self.controller.ensure_sweep()
-        return bug_report(self.controller.evaluation, sweep_rows=len(sweep.rows))
+        return bug_report(self.controller.evaluation, sweep=sweep)
 
     def copy_bug_report(self) -> None:
         QGuiApplication.clipboard().setText(self.report_text())
