@@ -1,6 +1,6 @@
 """Undo commands: every user edit is one of these, with text a person can read.
 
-A command replays through the controller's ``_`` mutators (which emit the
+A command replays through the controller's public mutators (which emit the
 row signals the tables need). ``preview`` applies the same change to a plain
 copy of the scenario, so :mod:`.edits` can refuse an edit that would make the
 scenario invalid before anything is pushed.
@@ -63,10 +63,10 @@ class SetValuesCommand(ScenarioCommand):
             setattr(_rows(scenario, c.kind)[c.row], c.field, c.value)
 
     def redo(self) -> None:
-        self.controller._apply(self.new)
+        self.controller.apply_changes(self.new)
 
     def undo(self) -> None:
-        self.controller._apply(self.old)
+        self.controller.apply_changes(self.old)
 
     def id(self) -> int:
         return MERGE_ID if self.merge_key is not None else -1
@@ -97,10 +97,10 @@ class SetKvmCommand(ScenarioCommand):
         setattr(scenario if self.field in ("title", "notes") else scenario.kvm, self.field, self.new)
 
     def redo(self) -> None:
-        self.controller._set_kvm(self.field, self.new)
+        self.controller.set_kvm_field(self.field, self.new)
 
     def undo(self) -> None:
-        self.controller._set_kvm(self.field, self.old)
+        self.controller.set_kvm_field(self.field, self.old)
 
     def id(self) -> int:
         return MERGE_ID + 1 if self.field in ("title", "notes") else -1
@@ -127,10 +127,10 @@ class InsertRowsCommand(ScenarioCommand):
         _rows(scenario, self.kind)[self.row:self.row] = [_copy(i) for i in self.items]
 
     def redo(self) -> None:
-        self.controller._insert_rows(self.kind, self.row, [_copy(i) for i in self.items])
+        self.controller.insert_rows(self.kind, self.row, [_copy(i) for i in self.items])
 
     def undo(self) -> None:
-        self.controller._remove_rows(self.kind, list(range(self.row, self.row + len(self.items))))
+        self.controller.remove_rows(self.kind, list(range(self.row, self.row + len(self.items))))
 
 
 class RemoveRowsCommand(ScenarioCommand):
@@ -148,7 +148,7 @@ class RemoveRowsCommand(ScenarioCommand):
             del items[r]
 
     def redo(self) -> None:
-        self.items = self.controller._remove_rows(self.kind, self.rows)
+        self.items = self.controller.remove_rows(self.kind, self.rows)
 
     def undo(self) -> None:
         # Ascending re-insertion restores the original indexes; contiguous runs go in at once.
@@ -158,7 +158,7 @@ class RemoveRowsCommand(ScenarioCommand):
                 blocks[-1][1].append(item)
             else:
                 blocks.append((row, [item]))
-        self.controller._insert_blocks(self.kind, blocks)
+        self.controller.insert_blocks(self.kind, blocks)
 
 
 class MoveRowCommand(ScenarioCommand):
@@ -175,10 +175,10 @@ class MoveRowCommand(ScenarioCommand):
         items.insert(self.dst, items.pop(self.src))
 
     def redo(self) -> None:
-        self.controller._move_row(self.kind, self.src, self.dst)
+        self.controller.move_row(self.kind, self.src, self.dst)
 
     def undo(self) -> None:
-        self.controller._move_row(self.kind, self.dst, self.src)
+        self.controller.move_row(self.kind, self.dst, self.src)
 
 
 __all__ = [

@@ -1,9 +1,11 @@
 """The controller: holds the current scenario, applies edits, reruns the model.
 
 Views take the controller in ``__init__`` and subscribe to its signals; they
-never write the scenario themselves (edits go through undo commands that call
-the ``_``-prefixed mutators here, which emit the fine-grained row signals the
-table models need).
+never write the scenario themselves: edits go through the undo commands in
+``commands.py``, which call the public mutators here (``apply_changes``,
+``set_kvm_field``, ``insert_rows``...). The mutators emit the fine-grained row
+signals the table models need; nothing else should call them, or the edit
+escapes the undo history.
 """
 from __future__ import annotations
 
@@ -230,12 +232,12 @@ class Controller(QObject):
         self.rerun()
         self.file_state_changed.emit()
 
-    # ----- mutators (called by undo commands only) ----------------------------
+    # ----- mutators: the undo commands' API (views push commands instead) ------
 
     def rows(self, kind: str) -> list[Any]:
         return self.scenario.vcpus if kind == VCPUS else self.scenario.interrupts
 
-    def _apply(self, changes: list[Change]) -> None:
+    def apply_changes(self, changes: list[Change]) -> None:
         """Set fields, tell the tables which rows changed, rerun once."""
         spans: dict[str, list[int]] = {}
         for ch in changes:
@@ -245,7 +247,7 @@ class Controller(QObject):
             self.rows_changed.emit(kind, min(rows), max(rows))
         self.rerun()
 
-    def _set_kvm(self, field: str, value: Any) -> None:
+    def set_kvm_field(self, field: str, value: Any) -> None:
         """A KVM setting (``kernel``, ``use_32bit_ids``...) or ``title``/``notes``.
 
         Title and notes do not change the result, so typing them does not rerun the model.
@@ -258,10 +260,10 @@ class Controller(QObject):
         self.kvm_changed.emit()
         self.rerun()
 
-    def _insert_rows(self, kind: str, row: int, items: list[Any]) -> None:
-        self._insert_blocks(kind, [(row, items)])
+    def insert_rows(self, kind: str, row: int, items: list[Any]) -> None:
+        self.insert_blocks(kind, [(row, items)])
 
-    def _insert_blocks(self, kind: str, blocks: list[tuple[int, list[Any]]]) -> None:
+    def insert_blocks(self, kind: str, blocks: list[tuple[int, list[Any]]]) -> None:
         """Insert runs of rows, each at its final index (ascending): one rerun for all."""
         blocks = [(row, items) for row, items in sorted(blocks, key=lambda b: b[0]) if items]
         if not blocks:
@@ -276,7 +278,7 @@ class Controller(QObject):
                 target[row:row] = items
                 self.rows_inserted.emit(kind)
 
-    def _remove_rows(self, kind: str, rows: list[int]) -> list[Any]:
+    def remove_rows(self, kind: str, rows: list[int]) -> list[Any]:
         """Remove rows (any order, any gaps); returns the items in ascending row order."""
         items = self.rows(kind)
         wanted = sorted(set(rows))
@@ -289,7 +291,7 @@ class Controller(QObject):
                 self.rows_removed.emit(kind)
         return removed
 
-    def _move_row(self, kind: str, src: int, dst: int) -> None:
+    def move_row(self, kind: str, src: int, dst: int) -> None:
         """Move one row so that it ends up at index ``dst`` (creation order changes)."""
         if src == dst:
             return
