@@ -443,11 +443,16 @@ def ref_evaluation(sc: Scenario) -> dict:
     }
 
 
+#: The route keys the reference computes (FORMAT.md); severity has its own tests (test_severity.py).
+ROUTE_KEYS = ("path", "targets", "accepted", "slow_path_targets", "hardware_targets", "dropped", "extra")
+
+
 def model_evaluation(sc: Scenario) -> dict:
     ev = evaluate(sc).to_json()
     jmap = {k: v for k, v in ev["map"].items() if k != "reason"}
     return {"kernel": ev["kernel"], "map": jmap, "apicv_inhibits": ev["apicv_inhibits"],
-            "physical_aliases": ev["aliases"]["physical"], "interrupts": ev["interrupts"]}
+            "physical_aliases": ev["aliases"]["physical"],
+            "interrupts": [{k: r[k] for k in ROUTE_KEYS} for r in ev["interrupts"]]}
 
 
 # ----- properties -------------------------------------------------------------------------------

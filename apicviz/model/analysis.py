@@ -11,6 +11,7 @@ from typing import Any
 from .apic_map import MapResult, recalculate
 from .routing import Route, Router
 from .scenario import Scenario, scenario_warnings
+from .severity import AGREED, Verdict, classify, worst
 
 EVAL_FORMAT = "apicviz-evaluation"
 
@@ -65,6 +66,15 @@ class Evaluation:
     def dropped_count(self) -> int:
         return sum(len(r.dropped) for r in self.routes)
 
+    def verdict(self, n: int) -> Verdict:
+        """Severity class and findings of interrupt ``n``."""
+        return self.routes[n].verdict or AGREED
+
+    @property
+    def severity(self) -> str:
+        """The worst class among the interrupts (``agree`` when none disagrees)."""
+        return worst([self.verdict(n).severity for n in range(len(self.routes))])
+
     def to_json(self) -> dict[str, Any]:
         res = self.result
         vcpus = self.scenario.vcpus
@@ -79,6 +89,7 @@ class Evaluation:
                 str(c): {str(b): vcpus[v].id for b, v in row.items()} for c, row in amap.cluster_map().items()
             }
         ids = self.ids
+        vcpu_ids = [v.id for v in vcpus]
         return {
             "format": EVAL_FORMAT,
             "version": 1,
@@ -99,6 +110,7 @@ class Evaluation:
                     "hardware_targets": ids(r.hardware_targets),
                     "dropped": ids(r.dropped),
                     "extra": ids(r.extra),
+                    **(r.verdict or AGREED).to_json(vcpu_ids),
                 }
                 for r in self.routes
             ],
@@ -110,6 +122,8 @@ def evaluate(scenario: Scenario) -> Evaluation:
     result = recalculate(scenario)
     router = Router(scenario, result)
     routes = [router.route(irq) for irq in scenario.interrupts]
+    for irq, route in zip(scenario.interrupts, routes):
+        route.verdict = classify(route, irq, scenario.vcpus, scenario.kvm)
     return Evaluation(
         scenario=scenario,
         result=result,

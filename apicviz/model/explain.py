@@ -9,6 +9,7 @@ from __future__ import annotations
 from .analysis import Evaluation
 from .numbers import fmt_id
 from .routing import hardware_match, kvm_apic_match_dest, mda_for
+from .severity import REASON_SEVERITY, SEVERITY_TEXT, finding_text, group_findings
 from .scenario import APIC_BROADCAST, X2APIC_BROADCAST, Interrupt, KvmConfig, Vcpu
 
 MAX_VCPU_LINES = 24
@@ -63,6 +64,17 @@ def slow_rule(target: Vcpu, source: Vcpu | None, irq: Interrupt, dest: int, kvm:
     return f"{verdict}: its DFR {target.dfr:#010x} is neither flat nor cluster, which the slow path never matches"
 
 
+def severity_lines(ev: Evaluation, n: int) -> list[str]:
+    """'Severity: kvm_by_design (hotplug_hack) …' and one line per kind of finding and reason."""
+    verdict = ev.verdict(n)
+    if not verdict.findings:
+        return ["Severity: agree — KVM, its slow path and hardware give the same answer."]
+    lines = [f"Severity: {verdict.severity} ({', '.join(verdict.reasons)}) — {SEVERITY_TEXT[verdict.severity]}."]
+    for (kind, reason), idxs in group_findings(verdict).items():
+        lines.append(f"  {finding_text(kind, reason, names(ev, idxs), len(idxs))} [{REASON_SEVERITY[reason]}].")
+    return lines
+
+
 def explain_route(ev: Evaluation, n: int, brief: bool = False) -> list[str]:
     """Lines that explain interrupt ``n``: the path, the rule, and what hardware would do.
 
@@ -99,14 +111,14 @@ def explain_route(ev: Evaluation, n: int, brief: bool = False) -> list[str]:
                 lines.append(f"Slot {fmt_id(slot)} can hold one vCPU: {names(ev, lost)} also wanted it and lost "
                              f"(before 6.3, or with 32-bit IDs, KVM keeps going instead of giving up the map).")
     if r.path == "fast" and r.slow_path_targets != r.targets:
-        lines.append(f"The slow path alone would have chosen {names(ev, r.slow_path_targets)}: "
-                     f"KVM's optimized map disagrees with its own reference.")
+        lines.append(f"The slow path alone would have chosen {names(ev, r.slow_path_targets)}.")
     lines.append(f"Hardware: {names(ev, r.hardware_targets)}"
                  + (" (the eligible APICs for lowest priority)." if irq.delivery == "lowest" else "."))
     if r.dropped:
         lines.append(f"DROPPED: {names(ev, r.dropped)} should get it but do not.")
     if r.extra:
         lines.append(f"Extra: {names(ev, r.extra)} get it although hardware would not deliver there.")
+    lines += severity_lines(ev, n)
     if brief:
         return lines
     lines.append("")

@@ -9,10 +9,14 @@ with (tests check that).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .apic_map import MapResult, logical_lookup
 from .numbers import fmt_id
 from .scenario import APIC_BROADCAST, X2APIC_BROADCAST, Interrupt, KvmConfig, Scenario, Vcpu
+
+if TYPE_CHECKING:
+    from .severity import Verdict
 
 LOWEST = "lowest"
 
@@ -34,6 +38,12 @@ class Route:
     slots: list[tuple[str, int]] = field(default_factory=list)
     #: Delivery mode after the slow path's 0xFF rewrite.
     delivery: str = "fixed"
+    #: The destination as KVM sees it (8 bits from an xAPIC-mode sender's ICR).
+    dest: int = 0
+    #: The sending vCPU's index, None for an MSI / I/O APIC message.
+    source: int | None = None
+    #: Severity class and per-vCPU findings (:mod:`.severity`), set by the evaluation and the sweep.
+    verdict: Verdict | None = None
 
 
 def mda_for(target: Vcpu, dest: int, has_source: bool, kvm: KvmConfig) -> int:
@@ -353,7 +363,8 @@ class Router:
             dropped = [i for i in hardware if i not in tset]
         hset = set(hardware)
         extra = [i for i in targets if i not in hset]
-        return Route(path, list(targets), accepted, list(slow), list(hardware), dropped, extra, note, slots, delivery)
+        return Route(path, list(targets), accepted, list(slow), list(hardware), dropped, extra, note, slots, delivery,
+                     dest, source)
 
     def _decline_reason(self, irq: Interrupt, dest: int, source: int | None) -> str:
         if irq.shorthand != "none":

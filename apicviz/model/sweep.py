@@ -26,6 +26,7 @@ from .analysis import Evaluation
 from .numbers import fmt_id
 from .routing import Route
 from .scenario import APIC_BROADCAST, X2APIC_BROADCAST, Interrupt
+from .severity import AGREED, SEVERITY_ORDER, Verdict, classify, finding_text, group_findings, worst
 
 MSI, IPI_XAPIC, IPI_X2APIC = "msi", "ipi-xapic", "ipi-x2apic"
 SENDER_TEXT = {MSI: "MSI", IPI_XAPIC: "IPI from an xAPIC vCPU", IPI_X2APIC: "IPI from an x2APIC vCPU"}
@@ -51,6 +52,14 @@ class SweepRow:
     def kvm_vs_hardware(self) -> bool:
         return bool(self.route.dropped or self.route.extra)
 
+    @property
+    def verdict(self) -> Verdict:
+        return self.route.verdict or AGREED
+
+    @property
+    def severity(self) -> str:
+        return self.verdict.severity
+
     def dest_text(self) -> str:
         if self.count == 1:
             return f"{self.dest_mode} {fmt_id(self.dest)}"
@@ -60,7 +69,7 @@ class SweepRow:
     def describe(self, ev: Evaluation) -> str:
         r = self.route
         senders = "/".join(SENDER_TEXT[s] for s in self.senders)
-        parts = [f"{self.dest_text()} ({senders}): KVM {r.path} path → {_ids(ev, r.targets)}"]
+        parts = [f"[{self.severity}] {self.dest_text()} ({senders}): KVM {r.path} path → {_ids(ev, r.targets)}"]
         if self.fast_vs_slow:
             parts.append(f"slow path → {_ids(ev, r.slow_path_targets)}")
         parts.append(f"hardware → {_ids(ev, r.hardware_targets)}")
@@ -68,7 +77,13 @@ class SweepRow:
             parts.append(f"DROPPED {_ids(ev, r.dropped)}")
         if r.extra:
             parts.append(f"extra {_ids(ev, r.extra)}")
+        if self.verdict.reasons:
+            parts.append("why: " + ", ".join(self.verdict.reasons))
         return "; ".join(parts)
+
+    def finding_lines(self, ev: Evaluation) -> list[str]:
+        """One line per kind of finding and reason, for readable output."""
+        return [finding_text(kind, reason, _ids(ev, idxs), len(idxs)) for (kind, reason), idxs in group_findings(self.verdict).items()]
 
 
 def _ids(ev: Evaluation, idxs: list[int]) -> str:
@@ -92,17 +107,33 @@ class SweepResult:
     def fast_slow_disagreements(self) -> int:
         return sum(r.count * len(r.senders) for r in self.rows if r.fast_vs_slow)
 
+    def by_severity(self) -> dict[str, int]:
+        """Number of rows of each class (every class present as a key)."""
+        counts = dict.fromkeys(SEVERITY_ORDER, 0)
+        for r in self.rows:
+            counts[r.severity] += 1
+        return counts
+
+    @property
+    def severity(self) -> str:
+        return worst([r.severity for r in self.rows])
+
     def summary(self, ev: Evaluation) -> str:
+        counts = self.by_severity()
+        classes = ", ".join(f"{counts[c]} {c}" for c in reversed(SEVERITY_ORDER[1:]) if counts[c])
         return (f"sweep: {self.checked:,} destinations × senders checked (fixed delivery); "
-                f"{len(self.rows)} where KVM and hardware or fast and slow path disagree; "
-                f"{self.dropped_deliveries:,} dropped deliveries")
+                f"{len(self.rows)} where KVM and hardware or fast and slow path disagree"
+                + (f" ({classes})" if classes else "") + f"; {self.dropped_deliveries:,} dropped deliveries")
 
     def to_json(self, ev: Evaluation) -> dict[str, Any]:
         ids = ev.ids
+        vcpu_ids = [v.id for v in ev.scenario.vcpus]
         return {
             "delivery": "fixed",
             "checked": self.checked,
             "dropped_deliveries": self.dropped_deliveries,
+            "severity": self.severity,
+            "by_severity": self.by_severity(),
             "rows": [
                 {
                     "dest_mode": r.dest_mode,
@@ -118,6 +149,7 @@ class SweepResult:
                     "extra": ids(r.route.extra),
                     "fast_vs_slow": r.fast_vs_slow,
                     "kvm_vs_hardware": r.kvm_vs_hardware,
+                    **r.verdict.to_json(vcpu_ids),
                 }
                 for r in self.rows
             ],
@@ -139,7 +171,13 @@ def sweep(ev: Evaluation) -> SweepResult:
     wide = tuple(s for s in senders if s != IPI_XAPIC)  # senders with a 32-bit destination
     top = max(0xFF, max(vcpus[i].id for i in router.present))
     specials = (APIC_BROADCAST, X2APIC_BROADCAST)
-    check = router.route_if_disagreeing
+    kvm = ev.scenario.kvm
+
+    def check(irq: Interrupt, dest: int, source: int | None) -> Route | None:
+        r = router.route_if_disagreeing(irq, dest, source)
+        if r is not None:
+            r.verdict = classify(r, irq, vcpus, kvm)
+        return r
 
     def add(dest_mode: str, dest: int, group: tuple[str, ...], irq: Interrupt) -> None:
         if dest in specials:  # broadcast handling depends on the sender: route each
