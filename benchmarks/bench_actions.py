@@ -38,12 +38,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtCore import QCoreApplication, QEvent, Qt  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
+from PySide6.QtWidgets import QApplication
 
-from apicviz.gui.shell.app import create_application, create_main_window  # noqa: E402
-from apicviz.gui.viewmodels.columns import column_index  # noqa: E402
-from apicviz.model import Scenario, save_scenario, scenario_from_dict  # noqa: E402
+from apicviz.gui.shell.app import create_application, create_main_window
+from apicviz.gui.viewmodels.columns import column_index
+from apicviz.model import Scenario, save_scenario, scenario_from_dict
 
 SIZES = (16, 256, 1024, 4096)
 #: action -> (target at 256 vCPUs, target at 4096 vCPUs) in ms, from issue 13.
@@ -144,7 +144,7 @@ def measure(n: int, reps: int) -> dict[str, float]:
     out: dict[str, list[float]] = {k: [] for k in TARGETS}
     for rep in range(reps):
         value = "0x80" if rep % 2 == 0 else "0x1"
-        out["edit"].append(s.timed(lambda: model.setData(model.index(1, col), value, Qt.ItemDataRole.EditRole),
+        out["edit"].append(s.timed(lambda v=value: model.setData(model.index(1, col), v, Qt.ItemDataRole.EditRole),
                                    True))
     for _ in range(reps):
         out["undo"].append(s.timed(stack.undo, True))
@@ -156,11 +156,11 @@ def measure(n: int, reps: int) -> dict[str, float]:
     irq_view = w.interrupt_panel.view
     n_irq = len(s.controller.scenario.interrupts)
     for rep in range(reps):
-        out["select interrupt"].append(s.timed(lambda: irq_view.selectRow(rep % n_irq), False))
+        out["select interrupt"].append(s.timed(lambda r=rep: irq_view.selectRow(r % n_irq), False))
     vcpu_view = w.vcpu_panel.view
     rows = (0, n - 1, n // 2, 1)
     for rep in range(reps):
-        out["select vCPU"].append(s.timed(lambda: vcpu_view.selectRow(rows[rep % len(rows)]), False))
+        out["select vCPU"].append(s.timed(lambda r=rep: vcpu_view.selectRow(rows[r % len(rows)]), False))
     grid = w.map_view.grid
     for rep in range(reps):
         out["zoom map"].append(s.timed(grid.zoom_in if rep % 2 == 0 else grid.zoom_out, False))
@@ -181,7 +181,8 @@ def launch_seconds(path: Path, runs: int) -> float:
             env = dict(os.environ, HOME=home, XDG_CONFIG_HOME=f"{home}/config", XDG_DATA_HOME=f"{home}/data",
                        XDG_CACHE_HOME=f"{home}/cache")
             env["APICVIZ_BENCH_LAUNCH_T0"] = repr(time.time())
-            proc = subprocess.run([str(APICVIZ), str(path)], env=env, capture_output=True, text=True, timeout=120)
+            proc = subprocess.run([str(APICVIZ), str(path)], env=env, capture_output=True, text=True, timeout=120,
+                                  check=False)
         line = [x for x in proc.stderr.splitlines() if x.startswith("first-paint ")]
         if not line:
             raise SystemExit(f"apicviz did not report its first paint:\n{proc.stderr[-2000:]}")

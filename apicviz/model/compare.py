@@ -125,6 +125,18 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+#: The fields of a route a comparison looks at.
+ROUTE_KEYS = ("path", "targets", "accepted", "dropped", "extra")
+
+
+def route_fields(ev: Evaluation, n: int) -> dict[str, Any]:
+    """Interrupt ``n``'s path and its target, accepting, dropped and extra vCPU IDs, as in ``eval --json``."""
+    r = ev.routes[n]
+    ids = ev.ids
+    return {"path": r.path, "targets": ids(r.targets), "accepted": ids(r.accepted), "dropped": ids(r.dropped),
+            "extra": ids(r.extra)}
+
+
 def compare(scenario: Scenario, kvm_a: KvmConfig, kvm_b: KvmConfig) -> Comparison:
     sa, sb = scenario.copy(), scenario.copy()
     sa.kvm, sb.kvm = replace(kvm_a), replace(kvm_b)
@@ -142,10 +154,9 @@ def compare_evaluations(ea: Evaluation, eb: Evaluation) -> Comparison:
         y = vcpus[pb[slot]].id if slot in pb else None
         if x != y:
             comp.slots[slot] = (x, y)
-    ja, jb = ea.to_json()["interrupts"], eb.to_json()["interrupts"]
-    for n, (x, y) in enumerate(zip(ja, jb)):
-        keys = ("path", "targets", "accepted", "dropped", "extra")
-        if any(x[k] != y[k] for k in keys):
+    for n in range(min(len(ea.routes), len(eb.routes))):
+        x, y = route_fields(ea, n), route_fields(eb, n)
+        if any(x[k] != y[k] for k in ROUTE_KEYS):
             irq = ea.scenario.interrupts[n]
             comp.routes.append(RouteChange(n, irq.name or irq.describe(), x, y))
     return comp

@@ -23,8 +23,8 @@ def test_background_sweep_delivers_the_newest_result(qtbot):
     controller.rerun()
     with qtbot.waitSignal(controller.sweep_changed, timeout=20000):
         pass
-    qtbot.waitUntil(lambda: controller._worker is None, timeout=20000)
-    assert controller._sweep_fresh
+    qtbot.waitUntil(lambda: not controller.sweeps.busy, timeout=20000)
+    assert controller.sweeps.fresh
     expected = sweep(controller.evaluation)
     got = controller.sweep_result
     assert [(r.dest_mode, r.dest, r.route.targets, r.route.dropped) for r in got.rows] == \
@@ -38,4 +38,4 @@ def test_ensure_sweep_is_current_even_while_worker_runs(qtbot):
     controller.rerun()
     result = controller.ensure_sweep()  # computed now, not waiting for the worker
     assert any(0 in r.route.dropped or 3 in r.route.dropped for r in result.rows)
-    qtbot.waitUntil(lambda: controller._worker is None, timeout=20000)
+    qtbot.waitUntil(lambda: not controller.sweeps.busy, timeout=20000)

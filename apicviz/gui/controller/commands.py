@@ -60,7 +60,8 @@ class SetValuesCommand(ScenarioCommand):
 
     def preview(self, scenario: Scenario) -> None:
         for c in self.new:
-            setattr(_rows(scenario, c.kind)[c.row], c.field, c.value)
+            rows = _rows(scenario, c.kind)
+            rows[c.row] = replace(rows[c.row], **{c.field: c.value})  # the trial shares the live rows
 
     def redo(self) -> None:
         self.controller.apply_changes(self.new)

@@ -1,29 +1,39 @@
-"""The controller: holds the current scenario, applies edits, reruns the model.
+"""The controller: owns the scenario, its evaluation and the compared one, applies edits.
 
-Views take the controller in ``__init__`` and subscribe to its signals; they
-never write the scenario themselves: edits go through the undo commands in
-``commands.py``, which call the public mutators here (``apply_changes``,
-``set_kvm_field``, ``insert_rows``...). The mutators emit the fine-grained row
-signals the table models need; nothing else should call them, or the edit
-escapes the undo history.
+Views take the controller in ``__init__``, subscribe to its signals and read
+its state; they never write the scenario or evaluate it themselves. Edits go
+through the undo commands in ``commands.py``, which call the public mutators
+here (``apply_changes``, ``set_kvm_field``, ``insert_rows``...); nothing else
+should call them, or the edit escapes the undo history. The mutators emit the
+fine-grained row signals the table models need and rerun the model once:
+evaluation A under the scenario's kernel and, while a comparison is kept, B
+under the Compare dock's kernel, both in one ``result_changed``.
+
+Rows are edited copy-on-write: a changed vCPU or interrupt is a new object,
+so an evaluation's scenario is a snapshot nobody mutates. The sweep worker
+reads it without a copy.
 """
 from __future__ import annotations
 
-import threading
+import copy
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from ...model import Evaluation, Scenario, evaluate
-from ...model.sweep import SweepResult, sweep
+from ...model.apic_map import Step, recalculate
+from ...model.compare import Comparison
+from ...model.sweep import SweepResult
+from .comparison import CompareSettings, Results, compare_with
+from .sweep_scheduler import BACKGROUND_SWEEP_VCPUS, SweepScheduler
 
-#: From this many vCPUs on, the sweep (hundreds of ms at 4096) runs in a worker thread.
-BACKGROUND_SWEEP_VCPUS = 512
+__all__ = ["BACKGROUND_SWEEP_VCPUS", "Change", "Controller", "INTERRUPTS", "KINDS", "Results", "VCPUS",
+           "snapshot"]
 
 #: Row kinds: which list of the scenario a row signal is about.
 VCPUS = "vcpus"
@@ -41,13 +51,19 @@ class Change:
     value: Any
 
 
+def snapshot(scenario: Scenario) -> Scenario:
+    """The scenario as it is now, sharing its row objects (valid because rows are replaced, not mutated)."""
+    return Scenario(title=scenario.title, notes=scenario.notes, kvm=replace(scenario.kvm),
+                    vcpus=list(scenario.vcpus), interrupts=list(scenario.interrupts))
+
+
 class Controller(QObject):
-    #: The model was rerun: every view that shows results repaints from this.
-    result_changed = Signal(object)  # Evaluation
-    #: The destination sweep finished (it runs just after result_changed, coalesced).
+    #: The model was rerun after an edit: a :class:`Results` with evaluation A and, while compared, B.
+    result_changed = Signal(object)
+    #: The destination sweep of the newest evaluation is in (it follows result_changed, coalesced).
     sweep_changed = Signal(object)  # SweepResult
-    #: Internal: a background sweep finished (result or None, generation).
-    _sweep_done = Signal(object, int)
+    #: Kernel B or the use of the comparison changed without an edit: the comparison (or None).
+    comparison_changed = Signal(object)
     #: A whole new scenario was loaded (tables reset, selection cleared).
     scenario_replaced = Signal()
     #: The KVM settings, title or notes changed.
@@ -71,8 +87,6 @@ class Controller(QObject):
     rows_changed = Signal(str, int, int)
     #: An edit was refused; the message names the field and what is allowed.
     edit_refused = Signal(str)
-    #: The Compare dock's result (a model.compare.Comparison) or None when no comparison is shown.
-    comparison_changed = Signal(object)
 
     def __init__(self, scenario: Scenario | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -82,21 +96,23 @@ class Controller(QObject):
         # A bound method, not a lambda: Qt drops the connection when the controller dies, before the
         # stack's destructor emits cleanChanged one last time.
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
-        self.evaluation: Evaluation = evaluate(self.scenario)
-        self.sweep_result: SweepResult | None = None
+        self.sweeps = SweepScheduler(self)
+        self.sweeps.finished.connect(self._on_sweep_finished)
+        #: Kernel B of the Compare dock; kept with the scenario so every view compares the same thing.
+        self.compare_settings = CompareSettings.default_for(self.scenario.kvm)
+        self._compare_shown = False
+        self._marking = False
         self.selected_vcpus: list[int] = []
         self.selected_interrupt: int = -1
-        self.comparison = None
         self.last_refusal: str = ""
         self._mutating = 0
         self._generation = 0
-        self._sweep_fresh = False
-        self._worker: threading.Thread | None = None
-        self._sweep_done.connect(self._on_sweep_done, Qt.ConnectionType.QueuedConnection)
-        self._sweep_timer = QTimer(self)
-        self._sweep_timer.setSingleShot(True)
-        self._sweep_timer.setInterval(30)
-        self._sweep_timer.timeout.connect(self._run_sweep)
+        self._steps: tuple[int, list[Step]] | None = None
+        self._one_off: tuple[int, CompareSettings, Comparison] | None = None
+        self.evaluation: Evaluation = evaluate(snapshot(self.scenario))
+        self.comparison: Comparison | None = None
+        self.results = Results(self.evaluation)
+        self.sweeps.schedule(self.evaluation)
 
     def _on_clean_changed(self, _clean: bool) -> None:
         self.file_state_changed.emit()
@@ -104,53 +120,84 @@ class Controller(QObject):
     # ----- results ------------------------------------------------------------
 
     def rerun(self) -> None:
-        """Re-evaluate after an edit; the sweep follows a moment later, coalesced."""
-        self.evaluation = evaluate(self.scenario)
+        """Re-evaluate after an edit (A, and B while compared); the sweep follows a moment later."""
         self._generation += 1
-        self._sweep_fresh = False
-        self.result_changed.emit(self.evaluation)
-        self._sweep_timer.start()
+        self.evaluation = evaluate(snapshot(self.scenario))
+        self.comparison = compare_with(self.evaluation, self.compare_settings) if self.comparing else None
+        self.results = Results(self.evaluation, self.comparison, self._marking)
+        self.result_changed.emit(self.results)
+        self.sweeps.schedule(self.evaluation)
 
-    def _run_sweep(self) -> None:
-        """Small VMs sweep at once; big ones in a worker thread so the window never freezes."""
-        if len(self.scenario.vcpus) < BACKGROUND_SWEEP_VCPUS:
-            self._finish_sweep(sweep(self.evaluation), self._generation)
-            return
-        if self._worker is not None and self._worker.is_alive():
-            return  # it restarts itself for the newest generation when done
-        generation, snapshot = self._generation, self.scenario.copy()
-
-        def work() -> None:
-            try:
-                result = sweep(evaluate(snapshot))
-            except Exception:  # never let a background failure escape; the sweep just stays stale
-                result = None
-            self._sweep_done.emit(result, generation)
-
-        self._worker = threading.Thread(target=work, name="apicviz-sweep", daemon=True)
-        self._worker.start()
-
-    def _on_sweep_done(self, result: object, generation: int) -> None:
-        self._worker = None
-        if generation == self._generation and result is not None:
-            self._finish_sweep(result, generation)  # type: ignore[arg-type]
-        elif not self._sweep_fresh:
-            self._sweep_timer.start()
-
-    def _finish_sweep(self, result: SweepResult, generation: int) -> None:
-        if generation != self._generation:
-            return
-        self.sweep_result = result
-        self._sweep_fresh = True
-        self.sweep_changed.emit(result)
+    @property
+    def sweep_result(self) -> SweepResult | None:
+        """The newest sweep that is in (it may belong to the previous edit until the next one lands)."""
+        return self.sweeps.result
 
     def ensure_sweep(self) -> SweepResult:
         """The sweep for the current evaluation, computed now if still pending."""
-        if self.sweep_result is None or not self._sweep_fresh:
-            self._sweep_timer.stop()
-            self._finish_sweep(sweep(self.evaluation), self._generation)
-        assert self.sweep_result is not None
-        return self.sweep_result
+        return self.sweeps.ensure()
+
+    def _on_sweep_finished(self, result: SweepResult) -> None:
+        self.sweep_changed.emit(result)
+
+    def recalculation_steps(self) -> list[Step]:
+        """What ``kvm_recalculate_apic_map()`` did, one step per action, for the current evaluation.
+
+        Traced on first request after an edit (tens of ms at 4096 vCPUs), then kept.
+        """
+        if self._steps is None or self._steps[0] != self._generation:
+            trace: list[Step] = []
+            recalculate(self.evaluation.scenario, trace)
+            self._steps = (self._generation, trace)
+        return self._steps[1]
+
+    def shutdown(self) -> None:
+        """The window is closing: no more background work and nothing emitted from it."""
+        self.sweeps.shutdown()
+
+    # ----- comparison with kernel B ----------------------------------------------
+
+    @property
+    def comparing(self) -> bool:
+        """B is evaluated with every edit: the Compare tab is shown or its marks are on."""
+        return self._compare_shown or self._marking
+
+    @property
+    def marks(self) -> Comparison | None:
+        """The comparison the map and the interrupts table mark (None when marking is off)."""
+        return self.comparison if self._marking else None
+
+    def set_compare_settings(self, settings: CompareSettings) -> None:
+        """Choose kernel B (the Compare dock's kernel and flags)."""
+        if settings != self.compare_settings:
+            self.compare_settings = settings
+            self._recompare()
+
+    def set_comparison_use(self, shown: bool, marking: bool) -> None:
+        """Who looks at B: the Compare tab is ``shown``; ``marking`` puts its differences on the map and table."""
+        if (shown, marking) == (self._compare_shown, self._marking):
+            return
+        self._compare_shown, self._marking = shown, marking
+        self._recompare(keep=True)
+
+    def current_comparison(self) -> Comparison:
+        """A against B for the current scenario, also while nobody keeps it up to date (computed once)."""
+        if self.comparison is not None:
+            return self.comparison
+        key = (self._generation, self.compare_settings)
+        if self._one_off is None or self._one_off[:2] != key:
+            self._one_off = (*key, compare_with(self.evaluation, self.compare_settings))
+        return self._one_off[2]
+
+    def _recompare(self, keep: bool = False) -> None:
+        """B changed without an edit: recompute it (or drop it) and say so once."""
+        if not self.comparing:
+            self.comparison = None
+        elif not (keep and self.comparison is not None):
+            self.comparison = None
+            self.comparison = self.current_comparison()
+        self.results = Results(self.evaluation, self.comparison, self._marking)
+        self.comparison_changed.emit(self.comparison)
 
     # ----- file state ---------------------------------------------------------
 
@@ -178,11 +225,6 @@ class Controller(QObject):
         if indexes != self.selected_vcpus:
             self.selected_vcpus = indexes
             self.vcpu_selection_changed.emit(indexes)
-
-    def set_comparison(self, comparison) -> None:
-        """Publish (or clear, with None) what changes under a second kernel, for the map to mark."""
-        self.comparison = comparison
-        self.comparison_changed.emit(comparison)
 
     def select_interrupt(self, row: int) -> None:
         if self._mutating:
@@ -227,21 +269,27 @@ class Controller(QObject):
         self.path = path
         self.selected_vcpus = []
         self.selected_interrupt = -1
+        self.compare_settings = CompareSettings.default_for(scenario.kvm)
         self.undo_stack.clear()
         self.scenario_replaced.emit()
         self.rerun()
         self.file_state_changed.emit()
 
-    # ----- mutators: the undo commands' API (views push commands instead) ------
+    # ----- mutators (called by undo commands, see commands.py) -----------------
 
     def rows(self, kind: str) -> list[Any]:
         return self.scenario.vcpus if kind == VCPUS else self.scenario.interrupts
 
     def apply_changes(self, changes: list[Change]) -> None:
-        """Set fields, tell the tables which rows changed, rerun once."""
+        """Set fields (each changed row becomes a new object), tell the tables which rows changed, rerun once."""
         spans: dict[str, list[int]] = {}
+        fresh: set[tuple[str, int]] = set()
         for ch in changes:
-            setattr(self.rows(ch.kind)[ch.row], ch.field, ch.value)
+            rows = self.rows(ch.kind)
+            if (ch.kind, ch.row) not in fresh:
+                rows[ch.row] = copy.copy(rows[ch.row])
+                fresh.add((ch.kind, ch.row))
+            setattr(rows[ch.row], ch.field, ch.value)
             spans.setdefault(ch.kind, []).append(ch.row)
         for kind, rows in spans.items():
             self.rows_changed.emit(kind, min(rows), max(rows))

@@ -22,7 +22,7 @@ from .commands import (
     SetKvmCommand,
     SetValuesCommand,
 )
-from .controller import INTERRUPTS, VCPUS, Change, Controller
+from .controller import INTERRUPTS, VCPUS, Change, Controller, snapshot
 
 KVM_LABELS = {
     "use_32bit_ids": "32-bit x2APIC IDs (KVM_X2APIC_API_USE_32BIT_IDS)",
@@ -49,7 +49,7 @@ def row_label(controller: Controller, kind: str, row: int) -> str:
 
 def push(controller: Controller, command: ScenarioCommand) -> bool:
     """Push ``command`` if the scenario stays valid, else refuse with the rule it breaks."""
-    trial = controller.scenario.copy()
+    trial = snapshot(controller.scenario)  # commands preview copy-on-write, so sharing the rows is safe
     try:
         command.preview(trial)
         check_scenario(trial)

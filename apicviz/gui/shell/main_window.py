@@ -205,6 +205,7 @@ class MainWindow(QMainWindow):
             self.save_layout()
         if self.autosaver is not None:
             self.autosaver.discard()  # a clean exit: nothing to restore next time
+        self.controller.shutdown()  # no background sweep outlives the window
         event.accept()
 
     # ----- drag and drop -----------------------------------------------------

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import html
-from dataclasses import replace
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -15,9 +14,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...model.compare import Comparison, compare
-from ...model.kernels import KERNEL_CHOICES, behaviour_for
+from ...model.compare import Comparison, route_fields
+from ...model.kernels import KERNEL_CHOICES
 from ...model.numbers import fmt_id
+from ..controller.comparison import CompareSettings
 from ..controller.controller import Controller
 
 
@@ -26,14 +26,18 @@ def _ids(values: list[int]) -> str:
 
 
 class CompareView(QWidget):
-    """Reruns the model with kernel B and lists every difference from the current setting (A)."""
+    """Chooses kernel B and lists every difference from the current setting (A).
+
+    The controller evaluates B (once per edit, while this tab is shown or its
+    marks are on); the dock only asks for it and displays it.
+    """
 
     def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
-        self.comparison: Comparison | None = None
         self._active = False
         self._engaged = False
+        self._shown: Comparison | None = None
         self.kernel = QComboBox(self)
         self.kernel.addItems(list(KERNEL_CHOICES))
         self.kernel.setToolTip("Kernel B: the current scenario is evaluated again with this kernel")
@@ -45,7 +49,7 @@ class CompareView(QWidget):
         self.mark.setChecked(True)
         self.mark.setToolTip("Δ on map slots that change under kernel B, and B's route in the interrupts table\n"
                              "(stays while you switch tabs; close this dock or untick to stop)")
-        self.mark.toggled.connect(lambda _on: self._sync())
+        self.mark.toggled.connect(lambda _on: self._sync_use())
         self.highlight = QPushButton("Select changed vCPUs", self)
         self.highlight.setToolTip("Select (and highlight on the map) the vCPUs whose slots or deliveries change")
         self.highlight.clicked.connect(self._on_highlight)
@@ -62,38 +66,42 @@ class CompareView(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
         layout.addWidget(self.browser, 1)
-        self._choose_default()
-        self.kernel.currentTextChanged.connect(self._refresh)
-        self.use_32bit.toggled.connect(self._refresh)
-        self.quirk_off.toggled.connect(self._refresh)
+        self._show_settings()
+        self.kernel.currentTextChanged.connect(self._on_settings_edited)
+        self.use_32bit.toggled.connect(self._on_settings_edited)
+        self.quirk_off.toggled.connect(self._on_settings_edited)
         controller.result_changed.connect(self._on_result_changed)
-        controller.scenario_replaced.connect(self._choose_default)
+        controller.comparison_changed.connect(self._on_comparison_changed)
+        controller.scenario_replaced.connect(self._show_settings)
 
-    def _choose_default(self) -> None:
-        """B defaults to the other side of the 6.3 change, the comparison users ask about most."""
-        kvm = self.controller.scenario.kvm
-        other = "6.1" if behaviour_for(kvm.kernel).honors_aliasing else "upstream"
+    # ----- kernel B: chosen here, kept by the controller ------------------------------------
+
+    def _show_settings(self) -> None:
+        """Show the controller's kernel B (a new scenario gets its default: the other side of 6.3)."""
+        settings = self.controller.compare_settings
         for w in (self.kernel, self.use_32bit, self.quirk_off):
             w.blockSignals(True)
-        self.kernel.setCurrentText(other)
-        self.use_32bit.setChecked(kvm.use_32bit_ids)
-        self.quirk_off.setChecked(kvm.disable_broadcast_quirk)
+        self.kernel.setCurrentText(settings.kernel)
+        self.use_32bit.setChecked(settings.use_32bit_ids)
+        self.quirk_off.setChecked(settings.disable_broadcast_quirk)
         for w in (self.kernel, self.use_32bit, self.quirk_off):
             w.blockSignals(False)
-        self._refresh()
+        self._shown = None
+
+    def _on_settings_edited(self) -> None:
+        self.controller.set_compare_settings(CompareSettings(
+            self.kernel.currentText(), self.use_32bit.isChecked(), self.quirk_off.isChecked()))
 
     def set_kernel(self, kernel: str) -> None:
         self.kernel.setCurrentText(kernel)
+
+    # ----- who looks at B -------------------------------------------------------------------
 
     @property
     def _marking(self) -> bool:
         """Differences are marked on the map and the interrupts table from the first look at this tab
         until the dock is closed or the box is unticked (each edit then costs a second evaluation)."""
         return self._engaged and self.mark.isChecked()
-
-    def _on_result_changed(self, _ev: object) -> None:
-        if self._active or self._marking:
-            self._refresh()
 
     def set_active(self, active: bool, closed: bool = False) -> None:
         """The dock's tab became current (or not), or the dock was closed."""
@@ -102,32 +110,43 @@ class CompareView(QWidget):
             self._engaged = True
         if closed:
             self._engaged = False
-        self._sync()
+        self._sync_use()
 
-    def _sync(self) -> None:
-        if self._active or self._marking:
-            self._refresh()
-        elif self.controller.comparison is not None:
-            self.controller.set_comparison(None)
+    def _sync_use(self) -> None:
+        self.controller.set_comparison_use(self._active, self._marking)
+        self._render_if_shown()
 
-    def _refresh(self) -> None:
-        scenario = self.controller.scenario
-        kvm_b = replace(scenario.kvm, kernel=self.kernel.currentText(), use_32bit_ids=self.use_32bit.isChecked(),
-                        disable_broadcast_quirk=self.quirk_off.isChecked())
-        self.comparison = compare(scenario, scenario.kvm, kvm_b)
-        self.browser.setHtml(self._html(self.comparison))
-        if self._marking:
-            self.controller.set_comparison(self.comparison)  # the map and the interrupts table mark changes
-        elif self.controller.comparison is not None:
-            self.controller.set_comparison(None)
+    # ----- display ----------------------------------------------------------------------------
+
+    @property
+    def comparison(self) -> Comparison | None:
+        """The comparison the controller keeps (None while nobody compares)."""
+        return self.controller.comparison
+
+    def _on_result_changed(self, _results: object) -> None:
+        self._render_if_shown()
+
+    def _on_comparison_changed(self, _comparison: object) -> None:
+        self._render_if_shown()
+
+    def _render_if_shown(self) -> None:
+        """Only a shown tab renders; a hidden one renders when it is shown or read."""
+        if self._active:
+            self._render()
+
+    def _render(self) -> Comparison:
+        comp = self.controller.current_comparison()
+        if comp is not self._shown:
+            self._shown = comp
+            self.browser.setHtml(self._html(comp))
+        return comp
 
     def text(self) -> str:
+        self._render()
         return self.browser.toPlainText()
 
     def changed_vcpus(self) -> list[int]:
-        comp = self.comparison
-        if comp is None:
-            return []
+        comp = self._render()
         index_of = comp.a.router.index_of
         ids: set[int] = set()
         for a, b in comp.slots.values():
@@ -162,9 +181,10 @@ class CompareView(QWidget):
                          f"cellspacing='0'><tr><th>slot</th><th>A</th><th>B</th></tr>{rows}</table>")
         ev = comp.a
         rows = []
+        changed_routes = {ch.index for ch in comp.routes}
         for n, irq in enumerate(ev.scenario.interrupts):
-            x, y = comp.a.to_json()["interrupts"][n], comp.b.to_json()["interrupts"][n]
-            changed = any(x[k] != y[k] for k in ("path", "targets", "dropped", "extra"))
+            x, y = route_fields(comp.a, n), route_fields(comp.b, n)
+            changed = n in changed_routes
             style = " style='background:#fff3c4'" if changed else ""
             mark = "≠ " if changed else ""
             rows.append(

@@ -41,7 +41,7 @@ class InterruptTableModel(RowTableModel):
 
     def _under_b(self, n: int) -> tuple[str, bool]:
         """Route of interrupt ``n`` under the Compare tab's kernel B, and whether it differs."""
-        comp = self.controller.comparison
+        comp = self.controller.marks
         if comp is None or n >= len(comp.b.routes):  # (a stale comparison is replaced right after a rerun)
             return "", False
         r = comp.b.routes[n]

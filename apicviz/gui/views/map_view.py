@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from ...model import Evaluation, ScenarioError
 from ...model.numbers import U32_MAX, fmt_id, parse_int
+from ..controller.comparison import Results
 from ..viewmodels.map_slots import MapSlots, SlotInfo
 from . import palette
 from .logical_view import LogicalView
@@ -145,7 +146,7 @@ class MapView(QWidget):
         controller.vcpu_selection_changed.connect(self._on_vcpu_selection_changed)
         controller.interrupt_selection_changed.connect(self._on_interrupt_selection_changed)
         controller.comparison_changed.connect(self._on_comparison_changed)
-        self._on_result_changed(controller.evaluation)
+        self._on_result_changed(controller.results)
 
     # ----- layout by width ---------------------------------------------------------------
 
@@ -212,7 +213,8 @@ class MapView(QWidget):
 
     # ----- controller signals --------------------------------------------------------
 
-    def _on_result_changed(self, ev: Evaluation) -> None:
+    def _on_result_changed(self, results: Results) -> None:
+        ev = results.evaluation
         self.slots = MapSlots(ev)
         self._apply_overlay()
         self.grid.set_slots(self.slots)
@@ -268,7 +270,7 @@ class MapView(QWidget):
         if self._goto_id is not None:
             extra.add(self._goto_id)
         slots.set_extra_rows(extra)
-        slots.set_changed(changed_slots(ctrl.comparison))
+        slots.set_changed(changed_slots(ctrl.marks))
         slots.set_overlay(list(ctrl.selected_vcpus), route, n if route is not None else -1, sender)
 
     # ----- words -----------------------------------------------------------------------

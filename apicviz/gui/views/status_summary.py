@@ -8,8 +8,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
 
-from ...model import Evaluation
 from ...model.sweep import SweepResult
+from ..controller.comparison import Results
 from ..controller.controller import Controller
 
 STYLES = {
@@ -65,13 +65,14 @@ class StatusSummary(QWidget):
             layout.addWidget(chip, 1 if chip is self.map else 0)
         controller.result_changed.connect(self._on_result_changed)
         controller.sweep_changed.connect(self._on_sweep_changed)
-        self._on_result_changed(controller.evaluation)
+        self._on_result_changed(controller.results)
 
     def text(self) -> str:
         """All chips as one line (what tests and screenshots read)."""
         return " | ".join(chip.toolTip().split("\n")[0] if chip is self.map else chip.text() for chip in self.chips)
 
-    def _on_result_changed(self, ev: Evaluation) -> None:
+    def _on_result_changed(self, results: Results) -> None:
+        ev = results.evaluation
         res = ev.result
         self.kernel.show_state(f"kernel {ev.scenario.kvm.kernel} ({res.behaviour.name})", "info",
                                f"kernel {ev.scenario.kvm.kernel}: KVM behaviour range {res.behaviour.name} "

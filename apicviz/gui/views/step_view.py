@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...model.apic_map import Step, recalculate
+from ...model.apic_map import Step
 from ..controller.controller import Controller
 
 _COLOURS = {
@@ -91,12 +91,11 @@ class StepView(QWidget):
         self._stale = False
         if self.timer.isActive():
             self.toggle_play()
-        trace: list[Step] = []
-        recalculate(self.controller.scenario, trace)
+        trace = self.controller.recalculation_steps()
         self.steps = trace
         self.list.blockSignals(True)
         self.list.clear()
-        vcpus = self.controller.scenario.vcpus
+        vcpus = self.controller.evaluation.scenario.vcpus
         for n, step in enumerate(trace):
             who = f"vCPU {vcpus[step.vcpu].id:#x}" if step.vcpu >= 0 else "map"
             item = QListWidgetItem(f"{n + 1}. {_MARKS.get(step.action, '')}{step.text}")

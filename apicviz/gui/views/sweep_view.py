@@ -6,7 +6,7 @@ so the map view outlines them.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, Qt, QTimer
+from PySide6.QtCore import QItemSelection, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...model import Evaluation
 from ...model.sweep import SweepResult, SweepRow
 from .sweep_model import COLUMNS, FILTER_ALL, FILTER_DROPPED, FILTER_FAST_SLOW, ROW_ROLE, SweepFilter, SweepTableModel
 
@@ -82,12 +81,11 @@ class SweepView(QWidget):
         controller.result_changed.connect(self._on_result_changed)
         if controller.sweep_result is not None:
             self._on_sweep_changed(controller.sweep_result)
-        else:
-            QTimer.singleShot(0, self, controller.ensure_sweep)
+        # else: the controller's scheduler delivers it shortly (sweep_changed)
 
     # ----- controller signals ------------------------------------------------------
 
-    def _on_result_changed(self, _ev: Evaluation) -> None:
+    def _on_result_changed(self, _results: object) -> None:
         self.summary.setText("sweep: updating …")
 
     def _on_sweep_changed(self, result: SweepResult) -> None:
