@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("render_cmd", "draw the window to a PNG that embeds the scenario"),
     "report": ("report_cmd", "Markdown bug report"),
     "diff": ("diff_cmd", "the same VM under two kernels or flag sets"),
-    "import": ("import_cmd", "build a scenario from KVM LAPIC pages or QEMU 'info lapic'"),
+    "import": ("import_cmd", "build a scenario from KVM LAPIC pages, QEMU 'info lapic', -smp or a libvirt domain"),
     "examples": ("examples_cmd", "list the example scenarios shipped with apicviz"),
     "install-desktop": ("install_desktop_cmd", "add apicviz with its icon to your desktop's menu"),
 }

@@ -1,4 +1,5 @@
-"""``apicviz import``: build a scenario from KVM register pages or QEMU's ``info lapic``.
+"""``apicviz import``: build a scenario from KVM register pages, QEMU's ``info lapic``,
+a QEMU ``-smp`` value or a libvirt domain XML.
 
 Nothing is written unless every input parsed and the scenario passed its
 checks; the output is then saved atomically, so a failed import never leaves
@@ -84,7 +85,44 @@ def build_parser() -> argparse.ArgumentParser:
     _common_options(qemu)
     qemu.add_argument("--mode", type=_option(parse_mode_list), metavar="MODE[,MODE...]",
                       help="xapic, x2apic or disabled: one for all or one per dump (default: xapic)")
+    smp = sub.add_parser(
+        "qemu-smp",
+        help="the vCPUs QEMU creates for an -smp value, with QEMU's APIC IDs",
+        description="The vCPUs QEMU 7.2 creates for -smp SMP (KVM), in creation order, with the APIC IDs of "
+                    "QEMU's topology rule and the x2APIC API flags QEMU would set. Example: "
+                    "apicviz import qemu-smp 288,sockets=2,cores=72,threads=2 -o big.apicviz.json",
+    )
+    smp.add_argument("smp", metavar="SMP", help="the value of QEMU's -smp, e.g. 6,sockets=2,cores=3")
+    _topology_options(smp)
+    smp.add_argument("--iommu-eim", action="store_true",
+                     help="the VM has an IOMMU with x2APIC interrupt remapping (intel-iommu eim=on, amd-iommu "
+                          "xtsup=on): QEMU then enables the x2APIC API")
+    smp.add_argument("--prefer-sockets", action="store_true",
+                     help="fill in missing counts as machine types before 6.2 do (sockets before cores)")
+    virt = sub.add_parser(
+        "libvirt",
+        help="the vCPUs QEMU creates for a libvirt domain XML (virsh dumpxml)",
+        description="The vCPUs QEMU creates for a libvirt domain (<vcpu>, <vcpus> with order, <topology>, the "
+                    "IOMMU's eim), in creation order, with their APIC IDs and the x2APIC API flags.",
+    )
+    virt.add_argument("file", metavar="DOMAIN.xml", help="domain XML; '-' reads standard input")
+    _topology_options(virt)
     return p
+
+
+def _topology_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", required=True, metavar="OUT.apicviz.json",
+                   help="scenario to write ('-' for standard output); written only if the whole import succeeds")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--xapic", dest="mode", action="store_const", const="xapic",
+                       help="the guest keeps every APIC in xAPIC mode")
+    group.add_argument("--x2apic", dest="mode", action="store_const", const="x2apic",
+                       help="the guest switched every APIC to x2APIC (Linux does on KVM when the CPU has x2APIC)")
+    p.add_argument("--all-slots", action="store_true",
+                   help="also the hot-pluggable maxcpus slots, as if plugged in slot order (default: only the "
+                        "vCPUs that exist at start)")
+    p.add_argument("--kernel", type=_option(parse_kernel), default="upstream",
+                   help='kernel whose KVM behaviour to model: "MAJOR.MINOR" or "upstream" (default)')
 
 
 def _display_name(path: str) -> str:
@@ -132,6 +170,29 @@ def _run_qemu(args: argparse.Namespace) -> ImportResult:
     return result
 
 
+def _run_smp(args: argparse.Namespace) -> ImportResult:
+    from ..importers.topology_scenario import import_qemu_smp
+
+    return import_qemu_smp(args.smp, args.mode, args.iommu_eim, args.all_slots, args.prefer_sockets)
+
+
+def _run_libvirt(args: argparse.Namespace) -> ImportResult:
+    from ..importers.libvirt_domain import MAX_XML_BYTES, import_libvirt_domain
+
+    name = _display_name(args.file)
+    return import_libvirt_domain(_read(args.file, MAX_XML_BYTES, "a domain XML"), args.mode, name, args.all_slots)
+
+
+_RUNNERS = {"kvm-lapic-state": _run_kvm, "qemu-info-lapic": _run_qemu, "qemu-smp": _run_smp,
+            "libvirt": _run_libvirt}
+
+
+def _inputs(args: argparse.Namespace) -> list[str]:
+    if args.format == "kvm-lapic-state":
+        return list(args.files)
+    return [args.file] if hasattr(args, "file") else []
+
+
 def _check_output(args: argparse.Namespace, inputs: list[str]) -> None:
     if args.output == "-":
         return
@@ -162,9 +223,8 @@ def run(argv: list[str]) -> int:
     except SystemExit as exc:  # usage error (2) or --help (0)
         return exc.code if isinstance(exc.code, int) else 2
     try:
-        inputs = args.files if args.format == "kvm-lapic-state" else [args.file]
-        _check_output(args, inputs)
-        result = _run_kvm(args) if args.format == "kvm-lapic-state" else _run_qemu(args)
+        _check_output(args, _inputs(args))
+        result = _RUNNERS[args.format](args)
         result.scenario.kvm.kernel = args.kernel
         _write(result, args.output)
     except UsageError as exc:

@@ -1,0 +1,2 @@
+"""Talking to a running QEMU (Qt-free): QMP client, attach, migration-stream reader."""
+from __future__ import annotations
