@@ -67,6 +67,9 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "arb_prio_negative.apicviz.json": ("vcpus[0].arb_prio", "out of range"),
     # interrupts
     "xapic_sender_dest_0x100.apicviz.json": ("interrupts[0].dest", "xAPIC-mode sender"),
+    "msi_dest_0x123_without_32bit_ids.apicviz.json": ("interrupts[0].dest", "0x123 is out of range for an MSI "
+                                                      "without 32-bit IDs"),
+    "msi_logical_0xffffffff_default_kvm.apicviz.json": ("interrupts[1].dest", "use_32bit_ids); allowed 0..0xff"),
     "source_disabled_vcpu.apicviz.json": ("interrupts[0].source", "hardware-disabled"),
     "source_unknown_vcpu.apicviz.json": ("interrupts[0].source", "no vCPU has id 0x7"),
     "self_without_source.apicviz.json": ("interrupts[0].shorthand", "needs a source"),

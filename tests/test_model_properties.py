@@ -132,8 +132,10 @@ def _draw_dest(draw, vcpus: list[Vcpu], wide: bool) -> int:
 
 
 @st.composite
-def interrupts_for(draw, vcpus: list[Vcpu], max_size: int = 4) -> list[Interrupt]:
-    """Messages valid per FORMAT.md: a present sender or none; 8-bit dest from an xAPIC sender."""
+def interrupts_for(draw, vcpus: list[Vcpu], max_size: int = 4, use_32bit_ids: bool = True) -> list[Interrupt]:
+    """Messages valid per FORMAT.md: a present sender or none; 8-bit dest from an xAPIC sender, and from an
+    MSI unless 32-bit IDs are on (KVM-BEHAVIOUR.md 9.1).
+    """
     present = [v for v in vcpus if v.apic != "disabled"]
     out = []
     for _ in range(draw(st.integers(0, max_size))):
@@ -141,7 +143,7 @@ def interrupts_for(draw, vcpus: list[Vcpu], max_size: int = 4) -> list[Interrupt
         if present and draw(_KIND) < 6:
             sender = present[draw(_PICK) % len(present)]
         shorthand = "none" if sender is None else draw(_SHORTHAND)
-        wide = sender is None or sender.apic == "x2apic"
+        wide = use_32bit_ids if sender is None else sender.apic == "x2apic"
         dest: int | None = _draw_dest(draw, vcpus, wide)
         if shorthand != "none" and draw(st.booleans()):
             dest = None
@@ -154,9 +156,11 @@ def interrupts_for(draw, vcpus: list[Vcpu], max_size: int = 4) -> list[Interrupt
 def scenarios(draw, max_vcpus: int = 8, kernels=KERNELS) -> Scenario:
     vcpus = draw(vcpu_lists(max_vcpus))
     use32, quirk_off, hashing, fail = draw(_KERNEL_FLAGS)
-    kvm = KvmConfig(kernel=draw(st.sampled_from(kernels)), use_32bit_ids=use32, disable_broadcast_quirk=quirk_off,
-                    vector_hashing=hashing, map_alloc_fails=fail == 7)
-    sc = Scenario(kvm=kvm, vcpus=vcpus, interrupts=draw(interrupts_for(vcpus)))
+    kernel = draw(st.sampled_from(kernels))
+    smm = fail != 6 or kernel in ("4.11", "4.19", "5.2", "5.3", "5.15", "6.1")  # no SMM only from 6.2 (kvm.smm)
+    kvm = KvmConfig(kernel=kernel, use_32bit_ids=use32, disable_broadcast_quirk=quirk_off,
+                    vector_hashing=hashing, map_alloc_fails=fail == 7, smm=smm)
+    sc = Scenario(kvm=kvm, vcpus=vcpus, interrupts=draw(interrupts_for(vcpus, use_32bit_ids=use32)))
     check_scenario(sc)  # the strategy only builds valid scenarios (FORMAT.md rules)
     return sc
 
@@ -399,6 +403,8 @@ def ref_route(sc: Scenario, m: RefMap, irq: Interrupt) -> dict:
     else:
         path, targets, delivery = "fast", fast, irq.delivery
     accepted = [t for t in targets if delivery not in ("fixed", "lowest") or vcpus[t].sw_enabled]
+    if delivery == "smi" and not kvm.smm:
+        accepted = []  # section 6: without CONFIG_KVM_SMM no APIC accepts an SMI
     hardware = [i for i, v in present if ref_hardware_match(v, i, src, irq, dest, kvm.disable_broadcast_quirk)]
     if irq.delivery == "lowest":
         hardware = [i for i in hardware if vcpus[i].sw_enabled]
@@ -460,7 +466,7 @@ def model_evaluation(sc: Scenario) -> dict:
 @st.composite
 def scenario_and_messages(draw):
     sc = draw(scenarios())
-    return sc, draw(interrupts_for(sc.vcpus, max_size=12))
+    return sc, draw(interrupts_for(sc.vcpus, max_size=12, use_32bit_ids=sc.kvm.use_32bit_ids))
 
 
 @SETTINGS
@@ -532,7 +538,8 @@ def test_route_invariants(sc):
     * a slow-path route delivers exactly slow_path_targets (section 5);
     * "self" is always fast, "all"/"all-but-self" always slow (8.7);
     * a physical fast-path route has at most one target (4.1 step 5);
-    * accepted is the software-enabled targets for fixed/lowest, all targets otherwise (section 6);
+    * accepted is the software-enabled targets for fixed/lowest, nobody for an SMI without SMM, all targets
+      otherwise (section 6);
     * dropped / extra follow their FORMAT.md definitions;
     * every list names present vCPUs, in creation order, without repeats.
     """
@@ -555,6 +562,8 @@ def test_route_invariants(sc):
             assert len(targets) <= 1
         if irq.delivery in ("fixed", "lowest"):
             assert r["accepted"] == [t for t in targets if t in enabled]
+        elif irq.delivery == "smi" and not sc.kvm.smm:
+            assert r["accepted"] == []
         else:
             assert r["accepted"] == targets
         if irq.delivery == "lowest":
@@ -694,6 +703,11 @@ def sweep_senders(ev) -> dict[str, int | None]:
     return senders
 
 
+def sends_32_bits(sender: str, sc: Scenario) -> bool:
+    """KVM-BEHAVIOUR.md 9.1: an x2APIC ICR has 32 destination bits, an MSI only with use_32bit_ids."""
+    return sender == "ipi-x2apic" or (sender == "msi" and sc.kvm.use_32bit_ids)
+
+
 def physical_probe(ev, extra: list[int]) -> set[int]:
     """Physical destinations worth trying: 0..0x17f, around every ID and map slot, the top, class members."""
     vcpus = ev.scenario.vcpus
@@ -742,6 +756,8 @@ def check_sweep(sc: Scenario, extra_dests: list[int], limit_to_top: bool) -> Non
     fixed = {"physical": Interrupt(dest_mode="physical"), "logical": Interrupt(dest_mode="logical")}
     for row in result.rows:
         assert disagrees(row.route), f"row without a disagreement: {row.dest_mode} {row.dest:#x}"
+        for s in row.senders:  # FORMAT.md: a message that no guest or device can send is never reported
+            assert row.dest <= 0xFF or sends_32_bits(s, sc), f"{s} cannot send {row.dest_mode} {row.dest:#x}"
         assert 0 <= row.dest <= U32, f"not a 32-bit destination: {row.dest:#x}"
         for s in row.senders:
             assert s in senders
@@ -766,8 +782,8 @@ def check_sweep(sc: Scenario, extra_dests: list[int], limit_to_top: bool) -> Non
             if not limit_to_top and not (mode == "physical" and top < dest < U32):
                 continue
             for s, src in senders.items():
-                if s == "ipi-xapic" and dest > 0xFF:
-                    continue  # the xAPIC ICR has an 8-bit destination (FORMAT.md)
+                if dest > 0xFF and not sends_32_bits(s, sc):
+                    continue  # the xAPIC ICR, and an MSI without 32-bit IDs, have 8 bits (FORMAT.md, 9.1)
                 r = router.route_dest(fixed[mode], dest, src)
                 if not disagrees(r):
                     continue
@@ -801,9 +817,9 @@ def test_sweep_lists_each_destination_once():
     (0xFFFF << 16) | 0xFFFF is 0xFFFFFFFF, the x2APIC broadcast. As an MSI it
     reaches every x2APIC vCPU on the slow path but not xAPIC vCPU 0 (mda
     0xFFFFFFFF is not its broadcast and its logical ID is 0), while in hardware
-    vCPU 0 sees 0xFF: a disagreement, to be listed once.
+    vCPU 0 sees 0xFF: a disagreement, to be listed once. (An MSI names 0xFFFFFFFF only with 32-bit IDs.)
     """
-    sc = Scenario(kvm=KvmConfig(kernel="6.1"), vcpus=[Vcpu(0), Vcpu(0xFFFFF, apic="x2apic")])
+    sc = Scenario(kvm=KvmConfig(kernel="6.1", use_32bit_ids=True), vcpus=[Vcpu(0), Vcpu(0xFFFFF, apic="x2apic")])
     ev = evaluate(sc)
     seen: dict[tuple[str, int, str], int] = {}
     for row in sweep(ev).rows:

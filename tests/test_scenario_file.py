@@ -73,6 +73,7 @@ def test_hex_and_decimal_strings():
                {"id": 10, "dfr": "flat"}],
         interrupts=[{"source": None, "dest": "0xFFFFFFFF", "vector": "0x30"},
                     {"source": "0x124", "dest": "291", "vector": "48"}],
+        kvm={"x2apic_api": {"use_32bit_ids": True}},  # an MSI names 0xFFFFFFFF only with 32-bit IDs
     ))
     v = sc.vcpus
     assert (v[0].id, v[0].xapic_id, v[0].logical_id, v[0].arb_prio) == (0x123, 0x23, 0x80, 0x10)
@@ -143,13 +144,30 @@ def test_out_of_range_names_field_value_and_range(raw, field, value, allowed):
 
 
 def test_xapic_sender_has_an_8bit_destination():
-    """FORMAT.md: a dest above 0xFF from an xAPIC-mode source is an error (8-bit ICR field); an MSI's is not."""
+    """FORMAT.md: a dest above 0xFF from an xAPIC-mode source is an error (8-bit ICR field); from an x2APIC
+    sender it is fine, and so is an MSI's when use_32bit_ids is on.
+    """
     err = error_of(doc(vcpus=[{"id": 0}], interrupts=[{"source": 0, "dest": "0x100"}]))
     assert err.field == "interrupts[0].dest"
     assert "0x100" in str(err) and "0..0xff" in str(err)
     sc = scenario_from_dict(doc(vcpus=[{"id": 0}, {"id": 1, "apic": "x2apic"}],
-                                interrupts=[{"source": 1, "dest": "0x100"}, {"source": None, "dest": "0x100"}]))
+                                interrupts=[{"source": 1, "dest": "0x100"}, {"source": None, "dest": "0x100"}],
+                                kvm={"x2apic_api": {"use_32bit_ids": True}}))
     assert [i.dest for i in sc.interrupts] == [0x100, 0x100]
+
+
+@pytest.mark.parametrize("dest", ["0x100", "0x123", "0xFFFFFFFF"])
+def test_msi_has_an_8bit_destination_without_32bit_ids(dest):
+    """FORMAT.md / KVM-BEHAVIOUR.md 9.1: an MSI's dest above 0xFF needs use_32bit_ids; the message names the
+    field, the value, the rule and the range. 0xFF itself (the broadcast) is fine.
+    """
+    err = error_of(doc(vcpus=[{"id": 0}, {"id": 1, "apic": "x2apic"}],
+                       interrupts=[{"source": 1, "dest": dest}, {"source": None, "dest": dest}]))
+    assert err.field == "interrupts[1].dest"
+    text = str(err)
+    assert hex(int(dest, 0)) in text and "use_32bit_ids" in text and "allowed 0..0xff" in text
+    sc = scenario_from_dict(doc(interrupts=[{"source": None, "dest": "0xff"}, {"source": None, "dest": 0}]))
+    assert [i.dest for i in sc.interrupts] == [0xFF, 0]
 
 
 @pytest.mark.parametrize("irq,field", [
@@ -254,11 +272,13 @@ def valid_scenarios(draw) -> Scenario:
                   arb_prio=draw(st.integers(0, 0x7FFFFFFF)))
              for i in ids]
     present = [v for v in vcpus if v.apic != "disabled"]
+    use32 = draw(st.booleans())
     irqs = []
     for _ in range(draw(st.integers(0, 5))):
         sender = draw(st.one_of(st.none(), st.sampled_from(present))) if present else None
         shorthand = "none" if sender is None else draw(st.sampled_from(["none", "self", "all", "all-but-self"]))
-        limit = 0xFF if sender is not None and sender.apic == "xapic" else 0xFFFFFFFF
+        wide = sender.apic == "x2apic" if sender is not None else use32  # 8-bit ICR / MSI (FORMAT.md)
+        limit = 0xFFFFFFFF if wide else 0xFF
         dest = draw(st.integers(0, limit))
         if shorthand != "none":
             dest = draw(st.one_of(st.none(), st.integers(0, limit)))
@@ -267,7 +287,7 @@ def valid_scenarios(draw) -> Scenario:
                               delivery=draw(st.sampled_from(["fixed", "lowest", "smi", "nmi", "init", "sipi"])),
                               vector=draw(st.integers(0, 255))))
     kernel = draw(_KERNELS)
-    kvm = KvmConfig(kernel=kernel, use_32bit_ids=draw(st.booleans()),
+    kvm = KvmConfig(kernel=kernel, use_32bit_ids=use32,
                     disable_broadcast_quirk=draw(st.booleans()), vector_hashing=draw(st.booleans()),
                     map_alloc_fails=draw(st.booleans()),
                     smm=draw(st.booleans()) or not kernel_at_least(kernel, SMM_OPTIONAL_SINCE))

@@ -13,7 +13,7 @@ from .analysis import Evaluation, evaluate
 from .errors import ScenarioError
 from .kernels import parse_kernel
 from .numbers import fmt_id
-from .scenario import KvmConfig, Scenario, check_kvm
+from .scenario import KvmConfig, Scenario, check_kvm, check_scenario
 
 KVM_FLAGS = ("use_32bit_ids", "disable_broadcast_quirk", "vector_hashing", "map_alloc_fails", "smm")
 
@@ -138,8 +138,12 @@ def route_fields(ev: Evaluation, n: int) -> dict[str, Any]:
 
 
 def compare(scenario: Scenario, kvm_a: KvmConfig, kvm_b: KvmConfig) -> Comparison:
+    """Both sides must be valid scenarios (ScenarioError otherwise): e.g. B without 32-bit IDs cannot
+    carry an MSI to a destination above 0xff, and a kernel before 6.2 cannot be without SMM."""
     sa, sb = scenario.copy(), scenario.copy()
     sa.kvm, sb.kvm = replace(kvm_a), replace(kvm_b)
+    check_scenario(sa)
+    check_scenario(sb)
     ea, eb = evaluate(sa), evaluate(sb)
     return compare_evaluations(ea, eb)
 

@@ -149,8 +149,8 @@ class Scenario:
         )
 
 
-def check_interrupt(irq: Interrupt, index: int, vcpus: dict[int, Vcpu]) -> None:
-    """Cross-field rules of one interrupt (FORMAT.md, "interrupts")."""
+def check_interrupt(irq: Interrupt, index: int, vcpus: dict[int, Vcpu], kvm: KvmConfig | None = None) -> None:
+    """Cross-field rules of one interrupt (FORMAT.md, "interrupts"; KVM-BEHAVIOUR.md 9.1)."""
     where = f"interrupts[{index}]"
     if irq.shorthand != "none" and irq.source is None:
         raise ScenarioError(f"{where}.shorthand", f'"{irq.shorthand}" needs a source vCPU (an MSI has no "self")')
@@ -171,6 +171,12 @@ def check_interrupt(irq: Interrupt, index: int, vcpus: dict[int, Vcpu]) -> None:
                 f"{where}.dest",
                 f"{fmt_id(irq.dest)} is out of range for an xAPIC-mode sender (8-bit ICR destination); "
                 f"allowed 0..0xff",
+            )
+        if irq.source is None and irq.dest > U8_MAX and not (kvm is not None and kvm.use_32bit_ids):
+            raise ScenarioError(
+                f"{where}.dest",
+                f"{fmt_id(irq.dest)} is out of range for an MSI without 32-bit IDs (an MSI carries destination "
+                f"bits 31:8 only with KVM_X2APIC_API_USE_32BIT_IDS, kvm.x2apic_api.use_32bit_ids); allowed 0..0xff",
             )
 
 
@@ -201,7 +207,7 @@ def check_scenario(scenario: Scenario) -> None:
         seen[vcpu.id] = index
     by_id = scenario.vcpu_by_id()
     for index, irq in enumerate(scenario.interrupts):
-        check_interrupt(irq, index, by_id)
+        check_interrupt(irq, index, by_id, scenario.kvm)
 
 
 def scenario_warnings(scenario: Scenario) -> list[str]:

@@ -4,7 +4,10 @@ A user types a handful of interrupts; a VM has thousands of possible
 destinations. The sweep routes each physical destination
 0..max(0xff, largest ID) and broadcast, and each logical destination that
 can reach someone, as an MSI and as an IPI from each APIC mode present,
-with fixed delivery.
+with fixed delivery. Only messages someone can send are routed
+(KVM-BEHAVIOUR.md 9.1): an xAPIC-mode sender's ICR and, without
+``use_32bit_ids``, an MSI have 8 destination bits, so destinations above 0xff
+come from x2APIC-mode senders (and 32-bit MSIs) alone.
 
 Destinations above 0xff that no vCPU, map slot or boundary names behave
 alike within their residue mod 256 (only xAPIC-mode APICs, which see the low
@@ -168,7 +171,8 @@ def sweep(ev: Evaluation) -> SweepResult:
         senders[IPI_XAPIC] = router.xapic_present[0]
     if router.x2_present:
         senders[IPI_X2APIC] = router.x2_present[0]
-    wide = tuple(s for s in senders if s != IPI_XAPIC)  # senders with a 32-bit destination
+    # Senders with a 32-bit destination: an x2APIC ICR, an MSI only with KVM_X2APIC_API_USE_32BIT_IDS.
+    wide = tuple(s for s in senders if s == IPI_X2APIC or (s == MSI and ev.scenario.kvm.use_32bit_ids))
     top = max(0xFF, max(vcpus[i].id for i in router.present))
     specials = (APIC_BROADCAST, X2APIC_BROADCAST)
     kvm = ev.scenario.kvm
@@ -180,6 +184,8 @@ def sweep(ev: Evaluation) -> SweepResult:
         return r
 
     def add(dest_mode: str, dest: int, group: tuple[str, ...], irq: Interrupt) -> None:
+        if not group:  # nobody can send this destination
+            return
         if dest in specials:  # broadcast handling depends on the sender: route each
             for s in group:
                 r = check(irq, dest, senders[s])
@@ -206,7 +212,7 @@ def sweep(ev: Evaluation) -> SweepResult:
         add("physical", dest, group, phys_irq)
     add("physical", X2APIC_BROADCAST, wide, phys_irq)
     # Classes of unnamed destinations above 0xff, one per residue mod 256.
-    if top > 0xFF:
+    if top > 0xFF and wide:
         named_by_residue: dict[int, int] = {}
         for d in named:
             if d > 0xFF:

@@ -17,7 +17,7 @@ def test_results_are_shown_with_vcpu_ids_in_hex(window):
     assert text(model, 0, "targets") == "0x2"
     assert text(model, 1, "targets") == "0x0, 0x1, 0x2, 0x3"
     assert text(model, 2, "source") == "MSI"
-    assert text(model, 2, "dest") == "0x123"
+    assert text(model, 2, "dest") == "0x23"
     assert text(model, 3, "dest") == "—"
 
 
@@ -58,6 +58,7 @@ def test_switching_a_sender_to_xapic_with_a_wide_destination_is_refused(window, 
     controller = window.controller
     assert edit(window.vcpu_model, 4, "apic", "x2apic")
     assert edit(window.interrupt_model, 2, "source", "0x123")  # the MSI becomes an IPI from 0x123
+    assert edit(window.interrupt_model, 2, "dest", "0x123")  # an x2APIC ICR has 32 bits
     assert not edit(window.vcpu_model, 4, "apic", "xapic")
     assert "8-bit ICR destination" in controller.last_refusal
     assert controller.scenario.vcpus[4].apic == "x2apic"
@@ -118,3 +119,31 @@ def test_selected_interrupt_follows_a_move(window):
     assert edits.move_rows(controller, INTERRUPTS, [0], 1)
     assert controller.selected_interrupt == 1
     assert window.interrupt_panel.selected_rows() == [1]
+
+
+def test_msi_above_0xff_needs_32bit_ids(window, qtbot):
+    """FORMAT.md: an MSI names bits 31:8 only with use_32bit_ids; the table refuses it with the reason."""
+    controller = window.controller
+    model = window.interrupt_model
+    assert text(model, 2, "source") == "MSI"
+    with qtbot.waitSignal(controller.edit_refused) as blocker:
+        assert not edit(model, 2, "dest", "0x123")
+    assert "interrupts[2].dest" in blocker.args[0] and "use_32bit_ids" in blocker.args[0]
+    assert "allowed 0..0xff" in window.statusBar().currentMessage()
+    assert text(model, 2, "dest") == "0x23"
+    # An x2APIC sender's IPI to 0x123 is fine, but it cannot become an MSI without 32-bit IDs.
+    assert edit(window.vcpu_model, 4, "apic", "x2apic")
+    assert edit(model, 0, "source", "0x123")
+    assert edit(model, 0, "dest", "0x123")
+    assert not edit(model, 0, "source", "msi")
+    assert "32-bit IDs" in controller.last_refusal
+    # With 32-bit IDs on, the MSI may name 0x123; turning them off again is refused while it does.
+    window.kvm_panel.flags["use_32bit_ids"].setChecked(True)
+    assert edit(model, 2, "dest", "0x123")
+    depth = controller.undo_stack.count()
+    with qtbot.waitSignal(controller.edit_refused) as blocker:
+        window.kvm_panel.flags["use_32bit_ids"].setChecked(False)
+    assert "interrupts[2].dest" in blocker.args[0]
+    assert controller.scenario.kvm.use_32bit_ids
+    assert window.kvm_panel.flags["use_32bit_ids"].isChecked()  # the box shows the value that stayed
+    assert controller.undo_stack.count() == depth

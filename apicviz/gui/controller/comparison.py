@@ -10,6 +10,8 @@ from dataclasses import dataclass, replace
 
 from ...model import Evaluation, KvmConfig, Scenario, behaviour_for, evaluate
 from ...model.compare import Comparison, compare_evaluations
+from ...model.kernels import kernel_at_least
+from ...model.scenario import SMM_OPTIONAL_SINCE
 
 
 @dataclass(frozen=True)
@@ -27,8 +29,11 @@ class CompareSettings:
         return cls(other, kvm.use_32bit_ids, kvm.disable_broadcast_quirk)
 
     def kvm_b(self, kvm_a: KvmConfig) -> KvmConfig:
-        return replace(kvm_a, kernel=self.kernel, use_32bit_ids=self.use_32bit_ids,
-                       disable_broadcast_quirk=self.disable_broadcast_quirk)
+        kvm = replace(kvm_a, kernel=self.kernel, use_32bit_ids=self.use_32bit_ids,
+                      disable_broadcast_quirk=self.disable_broadcast_quirk)
+        if not kernel_at_least(self.kernel, SMM_OPTIONAL_SINCE):
+            kvm.smm = True  # kernels before 6.2 always have SMM, whatever A's build says
+        return kvm
 
 
 def compare_with(ev_a: Evaluation, settings: CompareSettings) -> Comparison:

@@ -2,8 +2,9 @@
 
 Every view edits through these functions. A change that would break a
 scenario rule (duplicate vCPU ID, a hardware-disabled or missing interrupt
-source, an 8-bit ICR destination above 0xff) is refused with the model's
-own message; the scenario and the undo stack stay as they were.
+source, an 8-bit ICR destination above 0xff, an MSI above 0xff without 32-bit
+IDs, SMM off before 6.2) is refused with the model's own message; the
+scenario and the undo stack stay as they were.
 """
 from __future__ import annotations
 
