@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("import_cmd", "build a scenario from KVM LAPIC pages, QEMU 'info lapic', -smp or a libvirt domain"),
     "examples": ("examples_cmd", "list the example scenarios shipped with apicviz"),
     "install-desktop": ("install_desktop_cmd", "add apicviz with its icon to your desktop's menu"),
+    "probe": ("probe_cmd", "run the scenario on this machine's KVM and compare with the model"),
 }
 
 

@@ -1,0 +1,64 @@
+"""Readable text of a host check: a header about the host, then one line per interrupt."""
+from __future__ import annotations
+
+from ..model.numbers import fmt_id
+from ..model.scenario import Scenario
+from .host_info import HostInfo
+from .probe import InterruptCheck, ProbeResult
+
+MARK_AGREE, MARK_DIFFER, MARK_SKIPPED = "✓", "≠", "–"
+SHOWN_IDS = 12
+
+
+def id_list(ids: list[int]) -> str:
+    """'[0x0, 0x1]', cut after a dozen with the count: broadcast lists can hold 1024 vCPUs."""
+    if not ids:
+        return "nobody"
+    text = ", ".join(fmt_id(i) for i in ids[:SHOWN_IDS])
+    if len(ids) > SHOWN_IDS:
+        text += f", … ({len(ids)} vCPUs)"
+    return f"[{text}]"
+
+
+def host_header(host: HostInfo) -> str:
+    return host.describe()
+
+
+def interrupt_line(scenario: Scenario, check: InterruptCheck) -> str:
+    irq = scenario.interrupts[check.index]
+    label = f"#{check.index} {irq.describe()}" + (f" “{irq.name}”" if irq.name else "")
+    if check.skipped:
+        return f"  {MARK_SKIPPED} {label}: skipped — {check.skip_reason}"
+    host, model = check.host_accepted or [], check.model_accepted or []
+    if check.agree:
+        return f"  {MARK_AGREE} {label}: host {id_list(host)} = model"
+    only_host = [i for i in host if i not in set(model)]
+    only_model = [i for i in model if i not in set(host)]
+    parts = [f"host {id_list(host)}", f"model {id_list(model)}"]
+    if only_host:
+        parts.append(f"only the host: {id_list(only_host)}")
+    if only_model:
+        parts.append(f"only the model: {id_list(only_model)}")
+    return f"  {MARK_DIFFER} {label}: " + "; ".join(parts)
+
+
+def summary(result: ProbeResult) -> str:
+    """'12/12 agree, 1 not expressible' — the chip text's numbers."""
+    if result.skipped:
+        return f"not probed: {result.skipped}"
+    compared = result.compared
+    agreeing = compared - len(result.disagreeing)
+    text = f"{agreeing}/{compared} agree"
+    if result.skipped_interrupts:
+        text += f", {len(result.skipped_interrupts)} not expressible"
+    return text
+
+
+def probe_text(path: str, scenario: Scenario, result: ProbeResult) -> str:
+    kernel = f"scenario kernel {result.scenario_kernel}, compared as {result.host.kernel}"
+    lines = [f"{path} ({kernel}): {summary(result)} — {result.seconds:.2f} s"]
+    for check in result.interrupts:
+        lines.append(interrupt_line(scenario, check))
+    if result.sweep is not None:
+        lines.extend(result.sweep.text_lines())
+    return "\n".join(lines) + "\n"
