@@ -60,6 +60,17 @@ REASON_TEXT = {
                              "also to software-disabled APICs, where hardware picks one eligible APIC"),
     UNEXPLAINED: "KVM's rules differ from the architecture here",
 }
+#: A few words per reason, for chips, table cells and hover text.
+REASON_NAME = {
+    HOTPLUG_HACK: "hotplug hack", NO_8BIT_TRUNCATION: "no 8-bit truncation", BROADCAST_QUIRK: "broadcast quirk",
+    FAST_PATH_DIFFERS: "map ≠ slow path", LOWEST_BROADCAST_FIXED: "lowest → fixed broadcast",
+    UNEXPLAINED: "unexplained",
+}
+#: The class in a few words.
+SEVERITY_NAME = {
+    AGREE: "agree", KVM_BY_DESIGN: "by design", DIFFERS_FROM_HARDWARE: "differs from hardware",
+    KVM_INCONSISTENT: "KVM inconsistent",
+}
 REASON_SEVERITY = {
     HOTPLUG_HACK: KVM_BY_DESIGN, NO_8BIT_TRUNCATION: KVM_BY_DESIGN, BROADCAST_QUIRK: KVM_BY_DESIGN,
     FAST_PATH_DIFFERS: KVM_INCONSISTENT, LOWEST_BROADCAST_FIXED: DIFFERS_FROM_HARDWARE,

@@ -8,7 +8,7 @@ from PySide6.QtGui import QColor
 
 from apicviz.gui.views import palette
 from apicviz.gui.controller.controller import Controller
-from apicviz.gui.views.sweep_model import FILTER_ALL, FILTER_DROPPED, FILTER_FAST_SLOW, dest_text
+from apicviz.gui.views.sweep_model import FILTER_ALL, FILTER_DROPPED, FILTER_FAST_SLOW, FILTER_INCONSISTENT, dest_text
 from apicviz.gui.views.sweep_view import SweepView
 from apicviz.model import scenario_from_dict
 
@@ -48,21 +48,39 @@ def test_rows_and_summary(qtbot):
     assert view.cell_text(row, "Hardware targets") == "0x23, 0x123"
 
 
-def test_dropped_rows_are_highlighted_with_text(qtbot):
+def test_rows_are_coloured_by_severity_class_with_text(qtbot):
     ctrl = aliased_controller()
     view = make_view(qtbot, ctrl)
     for i, r in enumerate(view.visible_rows()):
         bg = view.proxy.index(i, 0).data(Qt.ItemDataRole.BackgroundRole)
+        assert bg == QColor(palette.SEVERITY[r.severity][0])
         if r.route.dropped:
-            assert bg == QColor(palette.DROPPED_ROW)
             assert view.cell_text(i, "Dropped").startswith("DROPPED ")
         else:
             assert view.cell_text(i, "Dropped") == "—"
-    # The highlight reaches the screen: a dropped row's background pixels.
-    row = next(i for i, r in enumerate(view.visible_rows()) if r.route.dropped)
-    rect = view.table.visualRect(view.proxy.index(row, 1))
+    # Physical 0x23: the map gives slot 0x23 to vCPU 0x23 only; the slow path and hardware add 0x123.
+    row = next(i for i, r in enumerate(view.visible_rows()) if r.dest == 0x23 and r.dest_mode == "physical")
+    assert view.cell_text(row, "Class") == "KVM inconsistent: map ≠ slow path"
+    # The colour reaches the screen: that row's background pixels are the palette's red fill.
+    rect = view.table.visualRect(view.proxy.index(row, 2))
     img = view.table.viewport().grab().toImage()
-    assert QColor(img.pixel(rect.right() - 3, rect.center().y())) == QColor(palette.DROPPED_ROW)
+    assert QColor(img.pixel(rect.right() - 3, rect.center().y())) == QColor(palette.SEVERITY["kvm_inconsistent"][0])
+
+
+def test_inconsistent_filter_and_by_design_rows(qtbot):
+    """Upstream, 32-bit IDs, one xAPIC vCPU: MSIs above 0xff miss it only because KVM does not truncate (amber)."""
+    ctrl = make_controller([{"id": 0}, {"id": 0x100, "apic": "x2apic"}], kernel="upstream",
+                           x2apic_api={"use_32bit_ids": True})
+    view = make_view(qtbot, ctrl)
+    rows = view.visible_rows()
+    amber = [i for i, r in enumerate(rows) if r.verdict.reasons == ["no_8bit_truncation"]]
+    assert amber
+    assert view.cell_text(amber[0], "Class") == "by design: no 8-bit truncation"
+    view.set_filter(FILTER_INCONSISTENT)
+    assert all(r.severity == "kvm_inconsistent" for r in view.visible_rows())
+    red = sum(1 for r in rows if r.severity == "kvm_inconsistent")
+    assert len(view.visible_rows()) == red < len(rows)
+    assert view.buttons[FILTER_INCONSISTENT].text() == f"Inconsistent ({red})"
 
 
 def test_filter_buttons(qtbot):

@@ -183,6 +183,11 @@ INTERRUPT_COLUMNS: tuple[Column, ...] = (
     Column("targets", "Targets", "vCPUs KVM delivers to (kvm_apic_set_irq), by vCPU ID."),
     Column("dropped", "Dropped", "vCPUs the architecture says should get the message but KVM does not deliver to."),
     Column("extra", "Extra", "vCPUs KVM delivers to that real hardware would not."),
+    Column("severity", "Class", "How bad the disagreement is (docs/KVM-BEHAVIOUR.md section 10):\n"
+           "KVM inconsistent (red) — the optimized map disagrees with KVM's own slow path;\n"
+           "differs from hardware (orange) — KVM differs from the architecture, no documented reason;\n"
+           "by design (amber) — a documented KVM choice: hotplug hack, no 8-bit truncation, broadcast quirk;\n"
+           "agree — KVM, its slow path and hardware give the same answer."),
     Column("under_b", "Under kernel B", "The same message under the kernel (or flags) chosen in the Compare kernels tab:\n"
            "its path, targets and dropped vCPUs there; ≠ marks a route that changes. Empty while that tab is closed."),
 )

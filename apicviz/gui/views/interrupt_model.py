@@ -8,8 +8,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush
 
 from ...model import Interrupt
+from ...model.severity import AGREE, REASON_NAME, REASON_TEXT, SEVERITY_NAME, SEVERITY_TEXT
 from ..controller.controller import INTERRUPTS
 from ..viewmodels.columns import INTERRUPT_COLUMNS, ids_text
+from . import palette
 from .table_model import COLOURS, RowTableModel
 
 
@@ -26,6 +28,10 @@ class RouteCells:
     is_extra: bool
     under_b: str = ""
     changed_under_b: bool = False
+    #: Severity class code of the route (apicviz.model.severity) and the cell's words.
+    severity: str = AGREE
+    severity_text: str = "agree"
+    severity_tip: str = ""
 
 
 class InterruptTableModel(RowTableModel):
@@ -64,7 +70,13 @@ class InterruptTableModel(RowTableModel):
             if r.fast_note:
                 detail += f"\n{r.fast_note}"
             under_b, changed_under_b = self._under_b(n)
+            verdict = ev.verdict(n)
+            names = ", ".join(REASON_NAME[x] for x in verdict.reasons)
             out.append(RouteCells(
+                severity=verdict.severity,
+                severity_text=SEVERITY_NAME[verdict.severity] + (f": {names}" if names else ""),
+                severity_tip="\n".join([SEVERITY_TEXT[verdict.severity]] + [f"• {REASON_TEXT[x]}"
+                                                                             for x in verdict.reasons]),
                 under_b=under_b,
                 changed_under_b=changed_under_b,
                 path=r.path,
@@ -91,6 +103,8 @@ class InterruptTableModel(RowTableModel):
         cells = self.route_cells(row)
         if cells is None:
             return None
+        if key == "severity":
+            return self._severity_data(cells, role)
         if role == Qt.ItemDataRole.DisplayRole:
             return getattr(cells, key)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -105,5 +119,20 @@ class InterruptTableModel(RowTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and flagged:
             return QBrush(Qt.GlobalColor.black)
         if role == Qt.ItemDataRole.FontRole and flagged:
+            return self._bold
+        return None
+
+    def _severity_data(self, cells: RouteCells, role: int) -> Any:
+        """The class cell: words from the class and reason codes, colours from the palette by code."""
+        if role == Qt.ItemDataRole.DisplayRole:
+            return cells.severity_text
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return cells.severity_tip
+        fill, text, _solid = palette.SEVERITY[cells.severity]
+        if role == Qt.ItemDataRole.BackgroundRole and cells.severity != AGREE:
+            return QBrush(palette.qcolor(fill))
+        if role == Qt.ItemDataRole.ForegroundRole and cells.severity != AGREE:
+            return QBrush(palette.qcolor(text))
+        if role == Qt.ItemDataRole.FontRole and cells.severity == "kvm_inconsistent":
             return self._bold
         return None

@@ -62,9 +62,35 @@ BANNER_OK_CSS = (
 )
 CAPTION_CSS = "QLabel { background: #F2F7FB; border: 1px solid #9CC3DE; border-radius: 4px; padding: 3px 8px; }"
 
-#: Sweep rows where hardware would deliver but KVM does not.
-DROPPED_ROW = "#FBDCCB"
-FAST_SLOW_ROW = "#FFF4CC"
+#: Severity classes (apicviz.model.severity): (cell/chip fill, text, solid colour for the heat map).
+#: Red, orange and amber are told apart by lightness as well as hue; every view also says the class in words.
+SEVERITY: dict[str, tuple[str, str, str]] = {
+    "kvm_inconsistent": ("#F4B6B0", "#5C0000", "#C0281B"),
+    "differs_from_hardware": ("#FFCC99", "#4D2300", "#E8730C"),
+    "kvm_by_design": ("#FFE9A3", "#3D3000", "#F2C230"),
+    "agree": ("#CFECCF", "#0B3D0B", "#EEF3EE"),
+}
+#: Heat-map cells with no row at all (nothing routed there).
+SEVERITY_NONE_SOLID = "#FFFFFF"
+
+#: Status chips that are no severity: (fill, text).
+CHIP_LEVELS: dict[str, tuple[str, str]] = {
+    "ok": ("#CFECCF", "#0B3D0B"),
+    "bad": ("#F4B6B0", "#5C0000"),
+    "warn": ("#FFD59A", "#4A2C00"),
+    "info": ("#E3E8F0", "#1D2B3A"),
+}
+
+
+def chip_css(fill: str, text: str, bold: bool = False) -> str:
+    """Style sheet of a status chip."""
+    weight = " font-weight:bold;" if bold else ""
+    return f"QLabel {{ background:{fill}; color:{text};{weight} border-radius:3px; padding:1px 6px; }}"
+
+
+def severity_css(code: str) -> str:
+    fill, text, _solid = SEVERITY[code]
+    return chip_css(fill, text, bold=code == "kvm_inconsistent")
 
 _cache: dict[str, QColor] = {}
 

@@ -8,16 +8,14 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
 
+from ...model import Evaluation
+from ...model.severity import worst
 from ...model.sweep import SweepResult
 from ..controller.comparison import Results
 from ..controller.controller import Controller
+from ..viewmodels.headline import headline
+from . import palette
 
-STYLES = {
-    "ok": "background:#cfeccf; color:#0b3d0b;",
-    "bad": "background:#f4b6b0; color:#5c0000; font-weight:bold;",
-    "warn": "background:#ffd59a; color:#4a2c00;",
-    "info": "background:#e3e8f0; color:#1d2b3a;",
-}
 MAP_REASON_CHARS = 48
 
 
@@ -29,7 +27,7 @@ def short_reason(reason: str) -> str:
 
 
 class Chip(QLabel):
-    """A rounded label with a level (ok/bad/warn/info)."""
+    """A rounded label with a level (ok/bad/warn/info) or a severity class code."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -40,11 +38,19 @@ class Chip(QLabel):
         self.level = level
         self.setText(text)
         self.setToolTip(tip or text)
-        self.setStyleSheet(f"QLabel {{ {STYLES[level]} border-radius:3px; padding:1px 6px; }}")
+        fill, text_colour = palette.CHIP_LEVELS[level]
+        self.setStyleSheet(palette.chip_css(fill, text_colour, bold=level == "bad"))
+
+    def show_severity(self, text: str, code: str, tip: str = "") -> None:
+        """Coloured by the severity class ``code`` (palette.SEVERITY); ``level`` becomes the code."""
+        self.level = code
+        self.setText(text)
+        self.setToolTip(tip or text)
+        self.setStyleSheet(palette.severity_css(code))
 
 
 class StatusSummary(QWidget):
-    """Kernel, map status, logical mode, APICv inhibits, aliases, dropped interrupts, sweep."""
+    """Headline (worst severity class), kernel, map status, logical mode, APICv inhibits, aliases, dropped, sweep."""
 
     def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -52,6 +58,7 @@ class StatusSummary(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
+        self.headline = Chip(self)
         self.kernel = Chip(self)
         self.map = Chip(self)
         self.map.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -60,7 +67,7 @@ class StatusSummary(QWidget):
         self.aliases = Chip(self)
         self.dropped = Chip(self)
         self.sweep = Chip(self)
-        self.chips = [self.kernel, self.map, self.logical, self.inhibits, self.aliases, self.dropped, self.sweep]
+        self.chips = [self.headline, self.kernel, self.map, self.logical, self.inhibits, self.aliases, self.dropped, self.sweep]
         for chip in self.chips:
             layout.addWidget(chip, 1 if chip is self.map else 0)
         controller.result_changed.connect(self._on_result_changed)
@@ -71,8 +78,13 @@ class StatusSummary(QWidget):
         """All chips as one line (what tests and screenshots read)."""
         return " | ".join(chip.toolTip().split("\n")[0] if chip is self.map else chip.text() for chip in self.chips)
 
+    def _show_headline(self, ev: Evaluation, result: SweepResult | None) -> None:
+        h = headline(ev, result)
+        self.headline.show_severity(h.text, h.code, h.tip)
+
     def _on_result_changed(self, results: Results) -> None:
         ev = results.evaluation
+        self._show_headline(ev, None)
         res = ev.result
         self.kernel.show_state(f"kernel {ev.scenario.kvm.kernel} ({res.behaviour.name})", "info",
                                f"kernel {ev.scenario.kvm.kernel}: KVM behaviour range {res.behaviour.name} "
@@ -103,21 +115,29 @@ class StatusSummary(QWidget):
         else:
             self.aliases.show_state("aliased IDs: 0", "ok")
         n_irq = len(ev.routes)
-        n_bad = sum(1 for r in ev.routes if r.dropped)
-        if n_bad:
-            self.dropped.show_state(f"✖ DROPPED: {n_bad} of {n_irq} interrupts", "bad",
-                                    f"dropped: {ev.dropped_count} deliveries in {n_bad} of {n_irq} interrupts")
+        bad = [n for n, r in enumerate(ev.routes) if r.dropped]
+        if bad:
+            code = worst([ev.verdict(n).severity for n in bad])
+            self.dropped.show_severity(f"{'✖' if code == 'kvm_inconsistent' else '⚠'} DROPPED: {len(bad)} of {n_irq} "
+                                       f"interrupts", code,
+                                       f"dropped: {ev.dropped_count} deliveries in {len(bad)} of {n_irq} interrupts "
+                                       f"(worst class: {code})")
         else:
             self.dropped.show_state(f"dropped: 0/{n_irq}", "ok", f"dropped: 0 of {n_irq} interrupts")
         self.sweep.show_state("sweep: …", "info", "sweep: running")
 
     def _on_sweep_changed(self, result: SweepResult) -> None:
+        self._show_headline(self.controller.evaluation, result)
         rows = len(result.rows)
         dropped = result.dropped_deliveries
+        counts = result.by_severity()
         tip = (f"sweep of every destination: {result.checked:,} checked; {rows} disagree "
-               f"(KVM vs hardware or fast vs slow path); {result.fast_slow_disagreements:,} fast/slow disagreements; "
-               f"{dropped:,} dropped deliveries")
+               f"(KVM vs hardware or fast vs slow path): "
+               + ", ".join(f"{counts[c]} {c}" for c in counts if counts[c])
+               + f"; {result.fast_slow_disagreements:,} fast/slow disagreements; {dropped:,} dropped deliveries")
         if rows:
-            self.sweep.show_state(f"⚠ sweep: {rows} disagree, {dropped:,} dropped", "bad" if dropped else "warn", tip)
+            code = result.severity
+            glyph = "✖" if code == "kvm_inconsistent" else "⚠"
+            self.sweep.show_severity(f"{glyph} sweep: {rows} disagree, {dropped:,} dropped", code, tip)
         else:
             self.sweep.show_state("sweep: 0 disagree", "ok", tip)

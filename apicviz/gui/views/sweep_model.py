@@ -14,6 +14,7 @@ from PySide6.QtGui import QFont
 
 from ...model import Evaluation
 from ...model.numbers import fmt_id
+from ...model.severity import KVM_INCONSISTENT, REASON_NAME, SEVERITY_NAME, SEVERITY_RANK
 from ...model.sweep import IPI_X2APIC, IPI_XAPIC, MSI, SweepRow
 from . import palette
 
@@ -57,7 +58,15 @@ def _dropped(ev: Evaluation, r: SweepRow) -> str:
     return f"DROPPED {ids_text(ev, r.route.dropped)}" if r.route.dropped else "—"
 
 
+def _class(ev: Evaluation, r: SweepRow) -> str:
+    names = ", ".join(REASON_NAME[x] for x in r.verdict.reasons)
+    return SEVERITY_NAME[r.severity] + (f": {names}" if names else "")
+
+
 COLUMNS: list[Column] = [
+    Column("Class", _class, lambda ev, r: (SEVERITY_RANK[r.severity], r.verdict.reasons),
+           "How bad it is: KVM inconsistent (the optimized map disagrees with KVM's own slow path), differs from\n"
+           "hardware, or by design (hotplug hack, no 8-bit truncation, broadcast quirk) — and why"),
     Column("Destination", lambda ev, r: dest_text(r), lambda ev, r: r.dest,
            "Destination field; a class row stands for every unnamed ID above 0xff with the same low byte"),
     Column("Mode", lambda ev, r: r.dest_mode, lambda ev, r: r.dest_mode, "Physical or logical destination mode"),
@@ -129,14 +138,11 @@ class SweepTableModel(QAbstractTableModel):
         if role == ROW_ROLE:
             return row
         if role == Qt.ItemDataRole.BackgroundRole:
-            if row.route.dropped:
-                return palette.qcolor(palette.DROPPED_ROW)
-            if row.fast_vs_slow:
-                return palette.qcolor(palette.FAST_SLOW_ROW)
-            return None
+            return palette.qcolor(palette.SEVERITY[row.severity][0])
         if role == Qt.ItemDataRole.ForegroundRole:
-            return palette.qcolor("#000000") if row.route.dropped or row.fast_vs_slow else None
-        if role == Qt.ItemDataRole.FontRole and col.name == "Dropped" and row.route.dropped:
+            return palette.qcolor(palette.SEVERITY[row.severity][1])
+        if role == Qt.ItemDataRole.FontRole and (col.name == "Class" and row.severity == KVM_INCONSISTENT
+                                                 or col.name == "Dropped" and row.route.dropped):
             return _bold()
         if role == Qt.ItemDataRole.ToolTipRole:
             return row.describe(self.ev)
@@ -154,11 +160,11 @@ def _bold() -> QFont:
     return _BOLD[0]
 
 
-FILTER_ALL, FILTER_DROPPED, FILTER_FAST_SLOW = "all", "dropped", "fast-slow"
+FILTER_ALL, FILTER_DROPPED, FILTER_FAST_SLOW, FILTER_INCONSISTENT = "all", "dropped", "fast-slow", "inconsistent"
 
 
 class SweepFilter(QSortFilterProxyModel):
-    """All rows, rows with dropped deliveries, or rows where fast and slow path disagree."""
+    """All rows, rows with dropped deliveries, rows where fast and slow path disagree, or KVM-inconsistent rows."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -181,6 +187,8 @@ class SweepFilter(QSortFilterProxyModel):
         row: SweepRow = model.rows[source_row]  # type: ignore[attr-defined]
         if self.mode == FILTER_DROPPED:
             return bool(row.route.dropped)
+        if self.mode == FILTER_INCONSISTENT:
+            return row.severity == KVM_INCONSISTENT
         return row.fast_vs_slow
 
     def lessThan(self, left: ModelIndex, right: ModelIndex) -> bool:  # noqa: N802

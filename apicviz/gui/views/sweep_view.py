@@ -20,9 +20,20 @@ from PySide6.QtWidgets import (
 )
 
 from ...model.sweep import SweepResult, SweepRow
-from .sweep_model import COLUMNS, FILTER_ALL, FILTER_DROPPED, FILTER_FAST_SLOW, ROW_ROLE, SweepFilter, SweepTableModel
+from ...model.severity import KVM_INCONSISTENT
+from .sweep_model import (
+    COLUMNS,
+    FILTER_ALL,
+    FILTER_DROPPED,
+    FILTER_FAST_SLOW,
+    FILTER_INCONSISTENT,
+    ROW_ROLE,
+    SweepFilter,
+    SweepTableModel,
+)
 
-FILTERS = ((FILTER_ALL, "All"), (FILTER_DROPPED, "Dropped"), (FILTER_FAST_SLOW, "Fast≠slow"))
+FILTERS = ((FILTER_ALL, "All"), (FILTER_INCONSISTENT, "Inconsistent"), (FILTER_DROPPED, "Dropped"),
+           (FILTER_FAST_SLOW, "Fast≠slow"))
 
 
 class SweepView(QWidget):
@@ -67,7 +78,7 @@ class SweepView(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for col, width in enumerate((230, 70, 150, 90, 130, 130, 130, 150, 80)[: len(COLUMNS)]):
+        for col, width in enumerate((170, 200, 70, 130, 90, 120, 120, 120, 130, 80)[: len(COLUMNS)]):
             self.table.setColumnWidth(col, width)
         self.table.selectionModel().selectionChanged.connect(self._on_row_selected)
 
@@ -93,13 +104,11 @@ class SweepView(QWidget):
         self.model.set_rows(ev, result.rows)
         dropped = sum(1 for r in result.rows if r.route.dropped)
         fast_slow = sum(1 for r in result.rows if r.fast_vs_slow)
-        for mode, text, n in ((FILTER_ALL, "All", len(result.rows)), (FILTER_DROPPED, "Dropped", dropped),
-                              (FILTER_FAST_SLOW, "Fast≠slow", fast_slow)):
+        red = result.by_severity()[KVM_INCONSISTENT]
+        for mode, text, n in ((FILTER_ALL, "All", len(result.rows)), (FILTER_INCONSISTENT, "Inconsistent", red),
+                              (FILTER_DROPPED, "Dropped", dropped), (FILTER_FAST_SLOW, "Fast≠slow", fast_slow)):
             self.buttons[mode].setText(f"{text} ({n:,})")
-        text = result.summary(ev)
-        if result.dropped_deliveries:
-            text = f"<span style='color:#B34700'><b>✗</b></span> {text}"
-        self.summary.setText(text)
+        self.summary.setText(result.summary(ev))
 
     # ----- user actions ---------------------------------------------------------------
 

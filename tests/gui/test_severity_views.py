@@ -1,0 +1,84 @@
+"""Severity classes on screen: the status-bar headline, the interrupts table's Class column.
+
+Colours are checked in grabbed pixels against the palette entry of the
+class code; the words are checked in the text.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from gui_helpers import cell, text
+
+from apicviz.gui.views import palette
+from apicviz.model import scenario_from_dict
+
+
+def load(window, vcpus: list[dict], interrupts: list[dict], kernel: str = "6.1", **kvm) -> None:
+    window.controller.set_scenario(scenario_from_dict({
+        "format": "apicviz-scenario", "version": 1, "kvm": {"kernel": kernel, **kvm},
+        "vcpus": vcpus, "interrupts": interrupts}))
+    window.controller.ensure_sweep()
+
+
+def chip_fill(chip) -> QColor:
+    """The background colour the chip paints (left padding, vertical middle)."""
+    img = chip.grab().toImage()
+    return QColor(img.pixel(2, img.height() // 2))
+
+
+def test_headline_leads_with_the_red_class(window, qtbot):
+    # 6.1, vCPU 1 rewrote its xAPIC ID to 0: the fast path sends physical 0 to vCPU 0 only.
+    load(window, [{"id": 0}, {"id": 1, "xapic_id": 0}], [{"source": 0, "dest": 0}])
+    summary = window.summary
+    assert summary.chips[0] is summary.headline
+    assert summary.headline.level == "kvm_inconsistent"
+    assert summary.headline.text().startswith("✖ KVM inconsistent: 1 interrupt")
+    assert summary.text().startswith("✖ KVM inconsistent")
+    assert "the optimized map gives this vCPU a different answer" in summary.headline.toolTip()
+    window.show()
+    qtbot.waitExposed(window)
+    assert chip_fill(summary.headline) == QColor(palette.SEVERITY["kvm_inconsistent"][0])
+
+
+def test_a_vm_without_disagreement_says_so_in_green(window, qtbot):
+    # x2APIC only, 32-bit IDs and the quirk disabled: every destination agrees (no 8-bit view, no quirk).
+    load(window, [{"id": 0, "apic": "x2apic"}, {"id": 1, "apic": "x2apic"}], [{"source": 0, "dest": 1}],
+         kernel="upstream", x2apic_api={"use_32bit_ids": True, "disable_broadcast_quirk": True})
+    summary = window.summary
+    assert summary.headline.text() == "✔ no disagreement"
+    assert summary.headline.level == "agree"
+    window.show()
+    qtbot.waitExposed(window)
+    assert chip_fill(summary.headline) == QColor(palette.SEVERITY["agree"][0])
+    assert summary.sweep.text() == "sweep: 0 disagree"
+
+
+def test_by_design_headline_names_its_reason(window, qtbot):
+    # Upstream with 32-bit IDs, xAPIC vCPU 0: an MSI to 0x100 reaches it on hardware (low 8 bits), not in KVM.
+    load(window, [{"id": 0}, {"id": 1}], [{"source": None, "dest": 0x100}],
+         kernel="upstream", x2apic_api={"use_32bit_ids": True})
+    head = window.summary.headline
+    assert head.level == "kvm_by_design"
+    assert head.text().startswith("⚠ by design (no 8-bit truncation): 1 interrupt")
+    window.show()
+    qtbot.waitExposed(window)
+    assert chip_fill(head) == QColor(palette.SEVERITY["kvm_by_design"][0])
+    model = window.interrupt_model
+    assert text(model, 0, "severity") == "by design: no 8-bit truncation"
+    assert model.data(cell(model, 0, "severity"), Qt.ItemDataRole.BackgroundRole).color() == \
+        QColor(palette.SEVERITY["kvm_by_design"][0])
+
+
+def test_interrupt_class_column(window):
+    load(window, [{"id": 0}, {"id": 1, "xapic_id": 0}, {"id": 2, "sw_enabled": False}],
+         [{"source": 0, "dest": 0}, {"source": 0, "dest": 1}, {"source": 0, "dest": 0xFF, "delivery": "lowest"}])
+    model = window.interrupt_model
+    assert text(model, 0, "severity") == "KVM inconsistent: map ≠ slow path"
+    assert text(model, 1, "severity") == "agree"
+    assert text(model, 2, "severity") == "differs from hardware: lowest → fixed broadcast"
+    red = model.data(cell(model, 0, "severity"), Qt.ItemDataRole.BackgroundRole).color()
+    orange = model.data(cell(model, 2, "severity"), Qt.ItemDataRole.BackgroundRole).color()
+    assert red == QColor(palette.SEVERITY["kvm_inconsistent"][0])
+    assert orange == QColor(palette.SEVERITY["differs_from_hardware"][0])
+    assert model.data(cell(model, 1, "severity"), Qt.ItemDataRole.BackgroundRole) is None
+    assert "KVM inconsistent" in model.data(cell(model, 0, "severity"), Qt.ItemDataRole.ToolTipRole)
