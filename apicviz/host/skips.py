@@ -23,7 +23,6 @@ SIPI = "sipi"
 PV_IPI = "pv_ipi"
 VECTOR_HASHING = "vector_hashing"
 ARB_PRIO = "arb_prio"
-MSI_WIDE_DEST = "msi_wide_dest"
 
 
 def scenario_skip(scenario: Scenario, host: HostInfo) -> Skip | None:
@@ -64,9 +63,6 @@ def interrupt_skip(scenario: Scenario, irq: Interrupt, host: HostInfo) -> Skip |
         if not host.vector_hashing and any(v.arb_prio for v in scenario.vcpus):
             return ARB_PRIO, ("without vector hashing KVM arbitrates by arb_prio, which userspace cannot set "
                               "(KVM_SET_LAPIC resets it to 0)")
-    if irq.source is None and irq.shorthand == "none" and (irq.dest or 0) > 0xFF and not scenario.kvm.use_32bit_ids:
-        return MSI_WIDE_DEST, (f"an MSI carries 8 destination bits without use_32bit_ids; "
-                               f"{fmt_id(irq.dest or 0)} cannot be sent")
     return None
 
 

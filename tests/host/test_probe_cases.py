@@ -9,6 +9,7 @@ import pytest
 from kvm_host_helpers import make, require_kvm
 
 from apicviz.host.probe import probe
+from apicviz.model import ScenarioError
 
 HOST = require_kvm()
 NEW_MAP = HOST.behaviour == "6.3+"
@@ -92,8 +93,9 @@ def test_hotplug_hack_0x123_and_0x23(use_32bit_ids: bool) -> None:
 def test_32bit_ids_carry_a_wide_msi_destination() -> None:
     vcpus = [{"id": 0, "apic": "x2apic"}, {"id": 0x123, "apic": "x2apic"}, {"id": 0x23, "apic": "x2apic"}]
     assert _one(vcpus, {"dest": 0x123, "vector": 0x50}, use_32bit_ids=True) == [0x123]
-    result = probe(make(vcpus, [{"dest": 0x123, "vector": 0x50}]), host=HOST)
-    assert result.interrupts[0].skip_code == "msi_wide_dest"
+    assert _one(vcpus, {"dest": 0x23, "vector": 0x51}, use_32bit_ids=True) == [0x23]
+    with pytest.raises(ScenarioError, match="use_32bit_ids"):  # an 8-bit MSI cannot name 0x123 at all
+        make(vcpus, [{"dest": 0x123, "vector": 0x50}])
 
 
 @pytest.mark.parametrize("quirk_off", [False, True])
