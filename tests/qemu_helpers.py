@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -70,13 +71,21 @@ def start_failure(*args: str, limit: float = 30) -> str | None:
 
 
 @contextmanager
-def qemu_vm(*args: str, limit: float = 120, hmp: bool = False, paused: bool = True) -> Iterator[Qemu]:
-    """A QEMU with a QMP socket (and optionally an HMP one); killed after ``limit`` s at the latest."""
+def qemu_vm(*args: str, limit: float = 120, hmp: bool = False, paused: bool = True,
+            boot_image: bytes | None = None) -> Iterator[Qemu]:
+    """A QEMU with a QMP socket (and optionally an HMP one); killed after ``limit`` s at the latest.
+
+    ``boot_image`` becomes the first IDE disk, which SeaBIOS boots.
+    """
     qemu = require_qemu()
     workdir = Path(tempfile.mkdtemp(prefix="apq", dir="/tmp"))
     sock = str(workdir / "qmp.sock")
     hsock = str(workdir / "hmp.sock") if hmp else None
-    cmd = [qemu, "-display", "none", "-nodefaults", "-m", "32", *(["-S"] if paused else []), *args,
+    disk: list[str] = []
+    if boot_image is not None:
+        (workdir / "boot.img").write_bytes(boot_image)
+        disk = ["-drive", f"file={workdir / 'boot.img'},format=raw,if=ide"]
+    cmd = [qemu, "-display", "none", "-nodefaults", "-m", "32", *(["-S"] if paused else []), *args, *disk,
            "-qmp", f"unix:{sock},server=on,wait=off"]
     if hsock:
         cmd += ["-monitor", f"unix:{hsock},server=on,wait=off"]
@@ -93,12 +102,29 @@ def qemu_vm(*args: str, limit: float = 120, hmp: bool = False, paused: bool = Tr
             if time.monotonic() > deadline:
                 raise AssertionError("QEMU did not create its QMP socket within 30 s")
             time.sleep(0.05)
+        for path in filter(None, (sock, hsock)):
+            _wait_listening(path, deadline)
         yield Qemu(proc=proc, qmp=sock, hmp=hsock, workdir=workdir)
     finally:
         watchdog.cancel()
         _stop(proc)
         errlog.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _wait_listening(path: str, deadline: float) -> None:
+    """QEMU binds the socket file before it listens: connect once (and hang up) to be sure it accepts."""
+    while True:
+        probe = socket.socket(socket.AF_UNIX)
+        try:
+            probe.connect(path)
+            return
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"QEMU never listened on {path}") from None
+            time.sleep(0.05)
+        finally:
+            probe.close()
 
 
 def _stop(proc: subprocess.Popen) -> None:

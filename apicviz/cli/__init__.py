@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("report_cmd", "Markdown bug report"),
     "diff": ("diff_cmd", "the same VM under two kernels or flag sets"),
     "import": ("import_cmd", "build a scenario from KVM LAPIC pages, QEMU 'info lapic', -smp or a libvirt domain"),
+    "attach": ("attach_cmd", "read a running QEMU's vCPUs over QMP into a scenario"),
     "examples": ("examples_cmd", "list the example scenarios shipped with apicviz"),
     "install-desktop": ("install_desktop_cmd", "add apicviz with its icon to your desktop's menu"),
     "probe": ("probe_cmd", "run the scenario on this machine's KVM and compare with the model"),

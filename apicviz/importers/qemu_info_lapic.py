@@ -248,7 +248,7 @@ def _default_ids(dumps: list[LapicDump], source: str) -> list[int]:
     return ids
 
 
-def _dfr_register(model: int) -> int:
+def dfr_register(model: int) -> int:
     """The 32-bit DFR for a 4-bit model; bits 27:0 read as ones, as a guest write leaves them."""
     if model == DFR_MODEL_FLAT:
         return DFR_FLAT
@@ -325,7 +325,7 @@ def _vcpu(dump: LapicDump, vid: int, mode: str | None, source: str, warnings: li
                 f"{dump.cpu_index} is given --mode {mode}; is it in x2APIC mode?",
             )
     mode = mode or "xapic"
-    dfr = _dfr_register(dump.dfr)
+    dfr = dfr_register(dump.dfr)
     if mode == "x2apic":
         vcpu = Vcpu(id=vid, apic=mode, sw_enabled=sw_enabled, dfr=dfr)
         derived = vcpu.x2apic_ldr
@@ -345,4 +345,4 @@ def _vcpu(dump: LapicDump, vid: int, mode: str | None, source: str, warnings: li
     return vcpu
 
 
-__all__ = ["LapicDump", "import_info_lapic", "parse_info_lapic"]
+__all__ = ["LapicDump", "dfr_register", "import_info_lapic", "parse_info_lapic"]
