@@ -20,8 +20,15 @@ def physical_aliases(scenario: Scenario) -> dict[int, list[int]]:
     """Effective physical IDs held by more than one present vCPU -> vCPU indexes."""
     seen: dict[int, list[int]] = {}
     for idx, v in enumerate(scenario.vcpus):
-        if v.present:
-            seen.setdefault(v.physical_id, []).append(idx)
+        apic = v.apic  # Vcpu.present and Vcpu.physical_id, inlined for big VMs
+        if apic == "disabled":
+            continue
+        pid = v.id if apic == "x2apic" else v.xapic_id
+        same = seen.get(pid)
+        if same is None:
+            seen[pid] = [idx]
+        else:
+            same.append(idx)
     return {pid: idxs for pid, idxs in seen.items() if len(idxs) > 1}
 
 
@@ -117,13 +124,23 @@ class Evaluation:
         }
 
 
-def evaluate(scenario: Scenario) -> Evaluation:
-    """Recalculate the map and route every interrupt of ``scenario``."""
+def evaluate(scenario: Scenario, same_vcpus_as: Evaluation | None = None) -> Evaluation:
+    """Recalculate the map and route every interrupt of ``scenario``.
+
+    ``same_vcpus_as``: an evaluation of the very same vCPU list under another
+    kernel (a comparison); what depends on the vCPUs alone (the router's
+    lookup tables, the aliases) is shared instead of computed again.
+    """
+    shared = same_vcpus_as if same_vcpus_as is not None and same_vcpus_as.scenario.vcpus is scenario.vcpus else None
     result = recalculate(scenario)
-    router = Router(scenario, result)
+    router = Router(scenario, result, shared.router if shared is not None else None)
     routes = [router.route(irq) for irq in scenario.interrupts]
     for irq, route in zip(scenario.interrupts, routes):
         route.verdict = classify(route, irq, scenario.vcpus, scenario.kvm)
+    if shared is not None:
+        return Evaluation(scenario=scenario, result=result, router=router, routes=routes,
+                          warnings=scenario_warnings(scenario), aliases_physical=shared.aliases_physical,
+                          aliases_logical=shared.aliases_logical)
     return Evaluation(
         scenario=scenario,
         result=result,

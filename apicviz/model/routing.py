@@ -117,13 +117,23 @@ def _sorted_union(groups: list[list[int]]) -> list[int]:
 class Router:
     """Routes messages for one scenario and its recalculated map."""
 
-    def __init__(self, scenario: Scenario, result: MapResult) -> None:
+    #: The per-vCPU lookup tables: they depend on the vCPUs only, never on the kernel or the map.
+    INDEX_FIELDS = ("index_of", "present", "x2_present", "xapic_present", "x2_by_id", "xapic_by_id",
+                    "xapic_by_xid", "flat_by_bit", "cluster_by_slot", "x2_by_cluster_bit")
+
+    def __init__(self, scenario: Scenario, result: MapResult, same_vcpus_as: Router | None = None) -> None:
+        """``same_vcpus_as``: a router over the very same vCPU list (another kernel), whose tables are shared."""
         self.scenario = scenario
         self.kvm = scenario.kvm
         self.result = result
         self.map = result.map
         self.vcpus = scenario.vcpus
+        if same_vcpus_as is not None and same_vcpus_as.vcpus is scenario.vcpus:
+            for name in self.INDEX_FIELDS:  # read-only after construction, so sharing is safe
+                setattr(self, name, getattr(same_vcpus_as, name))
+            return
         self.index_of: dict[int, int] = {}
+        self.present: list[int] = []
         self.x2_present: list[int] = []
         self.xapic_present: list[int] = []
         self.x2_by_id: dict[int, int] = {}
@@ -132,28 +142,50 @@ class Router:
         self.flat_by_bit: dict[int, list[int]] = {}
         self.cluster_by_slot: dict[tuple[int, int], list[int]] = {}
         self.x2_by_cluster_bit: dict[tuple[int, int], list[int]] = {}
+        self._build_index()
+
+    def _build_index(self) -> None:
+        """One pass over the vCPUs (properties inlined: this runs on every edit of a 4096-vCPU VM)."""
+        index_of, present = self.index_of, self.present
+        x2_present, xapic_present = self.x2_present, self.xapic_present
+        x2_by_id, xapic_by_id, xapic_by_xid = self.x2_by_id, self.xapic_by_id, self.xapic_by_xid
+        x2_by_cluster_bit = self.x2_by_cluster_bit
         for idx, v in enumerate(self.vcpus):
-            self.index_of[v.id] = idx
-            if not v.present:
+            vid = v.id
+            index_of[vid] = idx
+            apic = v.apic
+            if apic == "disabled":
                 continue
-            if v.x2apic_mode:
-                self.x2_present.append(idx)
-                self.x2_by_id[v.id] = idx
-                ldr = v.x2apic_ldr
-                for bit in _bits(ldr & 0xFFFF):
-                    self.x2_by_cluster_bit.setdefault((ldr >> 16, bit), []).append(idx)
+            present.append(idx)
+            if apic == "x2apic":
+                x2_present.append(idx)
+                x2_by_id[vid] = idx
+                # The x2APIC LDR (Vcpu.x2apic_ldr) sets exactly one bit, vid & 0xf, in cluster (vid >> 4) mod 2^16.
+                key = ((vid >> 4) & 0xFFFF, vid & 0xF)
+                members = x2_by_cluster_bit.get(key)
+                if members is None:
+                    x2_by_cluster_bit[key] = [idx]
+                else:
+                    members.append(idx)
+                continue
+            xapic_present.append(idx)
+            xapic_by_id[vid] = idx
+            xid = v.xapic_id
+            same = xapic_by_xid.get(xid)
+            if same is None:
+                xapic_by_xid[xid] = [idx]
             else:
-                self.xapic_present.append(idx)
-                self.xapic_by_id[v.id] = idx
-                self.xapic_by_xid.setdefault(v.xapic_id, []).append(idx)
-                model = v.dfr_model
-                if model == "flat":
-                    for bit in _bits(v.logical_id):
-                        self.flat_by_bit.setdefault(bit, []).append(idx)
-                elif model == "cluster":
-                    for bit in _bits(v.logical_id & 0xF):
-                        self.cluster_by_slot.setdefault((v.logical_id >> 4, bit), []).append(idx)
-        self.present = sorted(self.x2_present + self.xapic_present)
+                same.append(idx)
+            logical_id = v.logical_id
+            if not logical_id:
+                continue
+            model = v.dfr_model
+            if model == "flat":
+                for bit in _bits(logical_id):
+                    self.flat_by_bit.setdefault(bit, []).append(idx)
+            elif model == "cluster":
+                for bit in _bits(logical_id & 0xF):
+                    self.cluster_by_slot.setdefault((logical_id >> 4, bit), []).append(idx)
 
     # ----- matching (indexed) -------------------------------------------------
 

@@ -41,7 +41,7 @@ def compare_with(ev_a: Evaluation, settings: CompareSettings) -> Comparison:
     sa = ev_a.scenario
     sb = Scenario(title=sa.title, notes=sa.notes, kvm=settings.kvm_b(sa.kvm), vcpus=sa.vcpus,
                   interrupts=sa.interrupts)
-    return compare_evaluations(ev_a, evaluate(sb))
+    return compare_evaluations(ev_a, evaluate(sb, same_vcpus_as=ev_a))
 
 
 @dataclass(frozen=True)

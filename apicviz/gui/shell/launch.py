@@ -116,6 +116,9 @@ def launch(path: str | None) -> int:
         error = f"{path}\n\n{exc}"
         window = create_main_window(None)
     install_excepthook(lambda: window)
+    from .housekeeping import install_idle_gc
+
+    install_idle_gc(window.controller)
     launched_at = os.environ.get(FIRST_PAINT_ENV)
     if launched_at:
         from .first_paint import quit_after_first_paint

@@ -227,6 +227,41 @@ class MapSlots:
             self.extra_rows = rows
             self._rows = None
 
+    # ----- what changed -----------------------------------------------------------
+
+    def dirty_since(self, old: MapSlots) -> set[int] | None:
+        """Slots that may look different from ``old`` (None: anything may, repaint it all).
+
+        An edit of one vCPU touches a handful of slots; the grid repaints just
+        those. The comparisons are dict and set operations, cheap at any size.
+        """
+        if (old.optimized, old.max_apic_id) != (self.optimized, self.max_apic_id):
+            return None  # every slot's state (empty, beyond, would) may change
+        dirty = _items_changed(old.holders, self.holders) | _items_changed(old.kinds, self.kinds)
+        dirty |= _values_changed(old.losers_by_slot, self.losers_by_slot)
+        dirty |= self.overlay_dirty(old.overlay_state())
+        for conflict in (old.conflict, self.conflict):
+            if conflict is not None:
+                dirty.add(conflict[0])
+        if old.vcpus is not self.vcpus:
+            if len(old.vcpus) != len(self.vcpus):
+                return None  # rows inserted or removed: indexes shift everywhere
+            # A new vCPU ID relabels its slots even where the holder's index stays.
+            renamed = {i for i, (a, b) in enumerate(zip(old.vcpus, self.vcpus)) if a.id != b.id}
+            if renamed:
+                dirty.update(s for s, h in self.holders.items() if h in renamed)
+                dirty.update(s for s, h in old.holders.items() if h in renamed)
+        return dirty
+
+    def overlay_state(self) -> tuple:
+        """The selection and route marks as they are now, for :meth:`overlay_dirty` after a change."""
+        return (frozenset(self.selected), frozenset(self.read), dict(self.markers))
+
+    def overlay_dirty(self, state: tuple) -> set[int]:
+        """Slots whose selection outline, read frame or marks differ from ``state``."""
+        selected, read, markers = state
+        return set(selected ^ self.selected) | set(read ^ self.read) | _values_changed(markers, self.markers)
+
     # ----- layout --------------------------------------------------------------
 
     def rows(self) -> list[int]:
@@ -338,3 +373,17 @@ class MapSlots:
         if s.selected:
             lines.append("selected")
         return "\n".join(lines)
+
+
+def _items_changed(a: dict, b: dict) -> set:
+    """Keys whose (hashable) values differ between two dicts."""
+    if a == b:
+        return set()
+    return {k for k, _ in a.items() ^ b.items()}
+
+
+def _values_changed(a: dict, b: dict) -> set:
+    """Keys whose values (lists) differ between two dicts."""
+    if a == b:
+        return set()
+    return {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}

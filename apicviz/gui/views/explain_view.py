@@ -17,6 +17,7 @@ class ExplainView(QWidget):
         self.controller = controller
         self.browser = QTextBrowser(self)
         self.browser.setOpenLinks(False)
+        self._html = ""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.browser)
@@ -38,7 +39,7 @@ class ExplainView(QWidget):
         row = c.selected_interrupt
         ev = c.evaluation
         if row < 0 or row >= len(ev.routes):
-            self.browser.setHtml(
+            self._show(
                 "<p style='color:#555'>Select an interrupt to see, step by step, why each vCPU did or did not "
                 "get it: the fast path lookup, the slow path rule, and what hardware would do.</p>"
             )
@@ -55,4 +56,10 @@ class ExplainView(QWidget):
             elif line.startswith("Extra") or "EXTRA —" in line:
                 text = f"<span style='color:#a15c00;font-weight:bold'>{text}</span>"
             parts.append(f"<p style='margin:2px 0'>{text}</p>")
-        self.browser.setHtml("".join(parts))
+        self._show("".join(parts))
+
+    def _show(self, html_text: str) -> None:
+        """Lay the text out again only when it changed (most edits do not touch the selected route)."""
+        if html_text != self._html:
+            self._html = html_text
+            self.browser.setHtml(html_text)

@@ -215,11 +215,9 @@ class MapView(QWidget):
 
     def _on_result_changed(self, results: Results) -> None:
         ev = results.evaluation
-        self.slots = MapSlots(ev)
+        old, self.slots = self.slots, MapSlots(ev)
         self._apply_overlay()
-        self.grid.set_slots(self.slots)
-        if self.grid.auto_fit:
-            self.grid.fit()
+        self.grid.set_slots(self.slots, self.slots.dirty_since(old) if old is not None else None)
         self.logical.show_map(ev, self.slots)
         self._update_texts(ev)
 
@@ -245,8 +243,9 @@ class MapView(QWidget):
     def _refresh_overlay(self) -> None:
         if self.slots is None:
             return
+        before = self.slots.overlay_state()
         self._apply_overlay()
-        self.grid.relayout()
+        self.grid.relayout(self.slots.overlay_dirty(before))
         ev = self.controller.evaluation
         self.logical.show_map(ev, self.slots)
         self._update_caption(ev)

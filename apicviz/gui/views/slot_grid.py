@@ -25,6 +25,10 @@ MIN_CELL, MAX_CELL = 3.0, 80.0
 FIT_MIN, FIT_MAX = 8.0, 40.0
 ZOOM_STEP = 1.2
 THIN_H = 7.0  # an empty row drawn as a colour strip when space is short
+#: Outlines (selection, dropped, flash) reach this far beyond a cell: a changed cell repaints this much around it.
+DIRTY_MARGIN = 6
+#: More changed cells than this on screen repaint the whole view (one paint is cheaper than many rects).
+MAX_DIRTY_CELLS = 48
 
 
 class SlotGrid(QAbstractScrollArea):
@@ -51,6 +55,7 @@ class SlotGrid(QAbstractScrollArea):
         self._tops: list[float] = []
         self._row_top: dict[int, float] = {}
         self._content_h = 0.0
+        self._layout: tuple = ()
         self.label_w = 44.0
         self.header_h = 18.0
         self._press: QPoint | None = None
@@ -68,12 +73,21 @@ class SlotGrid(QAbstractScrollArea):
 
     # ----- data ---------------------------------------------------------------
 
-    def set_slots(self, slots: MapSlots) -> None:
-        self.slots = slots
-        self.relayout()
+    def set_slots(self, slots: MapSlots, dirty: set[int] | None = None) -> None:
+        """Show new slots (fitted while the user has not zoomed).
 
-    def relayout(self) -> None:
-        """Recompute band offsets (after new slots, rows or zoom) and repaint."""
+        ``dirty``: the only slots that look different from the previous ones
+        (:meth:`MapSlots.dirty_since`); when the layout stays too, only they
+        are repainted. None repaints everything.
+        """
+        self.slots = slots
+        if self.auto_fit:
+            self._apply_fit(dirty)
+        else:
+            self.relayout(dirty)
+
+    def relayout(self, dirty: set[int] | None = None) -> None:
+        """Recompute band offsets (after new slots, rows or zoom) and repaint (only ``dirty`` if nothing moved)."""
         slots = self.slots
         self._bands = slots.bands() if slots is not None else []
         pitch = self.cell_h + SPACING
@@ -105,7 +119,29 @@ class SlotGrid(QAbstractScrollArea):
         self.header_h = float(math.ceil(fm.height() + 6))
         self.painter.set_size(self.cell_w, self.cell_h)
         self._update_scrollbars()
-        self.viewport().update()
+        layout = (self._bands, self.cell_h, self.aspect, self.label_w, self.header_h)
+        moved, self._layout = layout != self._layout, layout
+        if moved or dirty is None:
+            self.viewport().update()
+        else:
+            self._update_slots(dirty)
+
+    def _update_slots(self, apic_ids: set[int]) -> None:
+        """Repaint the cells of these slots (and the outlines around them) where they are on screen."""
+        vp = self.viewport().rect()
+        rects = []
+        for apic_id in apic_ids:
+            r = self.slot_rect(apic_id)
+            if r is None:
+                continue
+            rect = r.toAlignedRect().adjusted(-DIRTY_MARGIN, -DIRTY_MARGIN, DIRTY_MARGIN, DIRTY_MARGIN)
+            if rect.intersects(vp):
+                rects.append(rect)
+                if len(rects) > MAX_DIRTY_CELLS:
+                    self.viewport().update()
+                    return
+        for rect in rects:
+            self.viewport().update(rect)
 
     @property
     def cell_w(self) -> float:
@@ -215,7 +251,7 @@ class SlotGrid(QAbstractScrollArea):
         self.auto_fit = True
         self._apply_fit()
 
-    def _apply_fit(self) -> None:
+    def _apply_fit(self, dirty: set[int] | None = None) -> None:
         """Fit every drawn row if cells stay labelled; else fill the width and scroll.
 
         A 4096-vCPU map squeezed into one screen is colour only; labelled
@@ -240,7 +276,7 @@ class SlotGrid(QAbstractScrollArea):
         h = float(int(max(FIT_MIN, min(FIT_MAX, by_h, col_w / MIN_ASPECT))))
         self.aspect = max(MIN_ASPECT, min(MAX_ASPECT, (col_w - 0.5) / h))
         self.cell_h = h
-        self.relayout()
+        self.relayout(dirty)
         self.horizontalScrollBar().setValue(0)
         self.verticalScrollBar().setValue(0)
         self.zoom_changed.emit(self.cell_h)
@@ -293,7 +329,8 @@ class SlotGrid(QAbstractScrollArea):
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
         p = QPainter(self.viewport())
         vp = self.viewport().rect()
-        p.fillRect(vp, palette.qcolor(palette.GRID_BACKGROUND))
+        dirty = QRectF(event.rect())
+        p.fillRect(dirty, palette.qcolor(palette.GRID_BACKGROUND))
         slots = self.slots
         if slots is None or not self._bands:
             return
@@ -304,6 +341,12 @@ class SlotGrid(QAbstractScrollArea):
         y1 = y0 + vp.height()
         c0 = max(0, int((self.horizontalScrollBar().value()) // pitch_w))
         c1 = min(COLUMNS, int((self.horizontalScrollBar().value() + vp.width()) // pitch_w) + 1)
+        # After an edit only the slots that changed are dirty: paint the cells around them (one more each
+        # side, for outlines that reach into neighbours); row labels are worked out as for the whole view.
+        c0 = max(c0, int((dirty.left() - o.x()) // pitch_w) - 1)
+        c1 = min(c1, int((dirty.right() - o.x()) // pitch_w) + 2)
+        reach_top, reach_bottom = dirty.top() - DIRTY_MARGIN, dirty.bottom() + DIRTY_MARGIN
+        tops = self._tops
         first = max(0, bisect_right(self._tops, y0) - 1)
         painter = self.painter
         later: list[tuple[QRectF, SlotInfo]] = []
@@ -317,20 +360,24 @@ class SlotGrid(QAbstractScrollArea):
                 break
             kind, row, last = self._bands[i]
             y = o.y() + top
+            bottom = o.y() + (tops[i + 1] if i + 1 < len(tops) else self._content_h)
+            inside = y <= reach_bottom and bottom >= reach_top
+            cols = range(c0, c1) if inside else range(0)  # outside the dirty area only the row label is reckoned
             if kind == "gap":
-                self._paint_gap(p, QRectF(0, y, vp.width(), self.gap_height()), slots.gap_text(row, last))
+                if inside:
+                    self._paint_gap(p, QRectF(0, y, vp.width(), self.gap_height()), slots.gap_text(row, last))
                 last_label_y = -1e9
                 continue
             base = row << 4
             if kind == "thin":
-                for col in range(c0, c1):
+                for col in cols:
                     info = slots.info(base | col)
                     paint_overview(p, QRectF(o.x() + col * pitch_w + 1, y + 1, cw, THIN_H), info)
                 if y - last_label_y >= 12:
                     labels.append((y + THIN_H / 2 + 1, self.row_label(row), True))
                     last_label_y = y
                 continue
-            for col in range(c0, c1):
+            for col in cols:
                 rect = QRectF(o.x() + col * pitch_w + 1, y + 1, cw, ch)
                 info = slots.info(base | col)
                 painter.paint_body(p, rect, info)

@@ -32,21 +32,27 @@ class Chip(QLabel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setTextFormat(Qt.TextFormat.PlainText)
-        self.level = "info"
+        self.level = ""
 
     def show_state(self, text: str, level: str, tip: str = "") -> None:
-        self.level = level
-        self.setText(text)
-        self.setToolTip(tip or text)
+        """Text, tooltip and colour of a level (palette.CHIP_LEVELS)."""
         fill, text_colour = palette.CHIP_LEVELS[level]
-        self.setStyleSheet(palette.chip_css(fill, text_colour, bold=level == "bad"))
+        self._show(level, text, tip, palette.chip_css(fill, text_colour, bold=level == "bad"))
 
     def show_severity(self, text: str, code: str, tip: str = "") -> None:
         """Coloured by the severity class ``code`` (palette.SEVERITY); ``level`` becomes the code."""
-        self.level = code
-        self.setText(text)
-        self.setToolTip(tip or text)
-        self.setStyleSheet(palette.severity_css(code))
+        self._show(code, text, tip, palette.severity_css(code))
+
+    def _show(self, level: str, text: str, tip: str, css: str) -> None:
+        """Each of text, tooltip and style is set only when it changes (a style sheet costs a re-polish)."""
+        self.level = level
+        if css != self.styleSheet():
+            self.setStyleSheet(css)
+        if text != self.text():
+            self.setText(text)
+        tip = tip or text
+        if tip != self.toolTip():
+            self.setToolTip(tip)
 
 
 class StatusSummary(QWidget):

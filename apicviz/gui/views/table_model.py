@@ -28,6 +28,8 @@ COLOURS = {
 }
 IGNORED_FG = QColor("#8a8a8a")
 _MISSING = object()
+#: After an edit the shown derived cells (row, column, role) are recomputed and compared, up to this many.
+RECHECK_CELLS = 3000
 
 
 _ROLES = frozenset({
@@ -198,19 +200,45 @@ class RowTableModel(QAbstractTableModel):
                 del self._cache[key]
             self.dataChanged.emit(self.index(first, 0), self.index(last, len(self.columns) - 1))
 
-    def _on_result_changed(self, _evaluation: object) -> None:
+    def _on_result_changed(self, _results: object) -> None:
+        """New results: recompute the derived cells that were shown and repaint those that changed.
+
+        Cells never shown are computed when they are; so a 4096-vCPU edit costs
+        what is on screen, and the table repaints only what the edit changed.
+        """
         self.refresh_results()
         derived = set(self._derived_keys)
-        for key in [k for k in self._cache if k[1] in derived]:
-            del self._cache[key]
-        n = self.rowCount()
-        if n and self._derived_keys:
-            self.dataChanged.emit(self.index(0, min(self._derived_keys)), self.index(n - 1, len(self.columns) - 1))
+        shown = [k for k in self._cache if k[1] in derived]
+        if len(shown) > RECHECK_CELLS:  # many rows seen since the last reset: start again from what is shown
+            for key in shown:
+                del self._cache[key]
+            n = self.rowCount()
+            if n and self._derived_keys:
+                self.dataChanged.emit(self.index(0, min(self._derived_keys)), self.index(n - 1, len(self.columns) - 1))
+            return
+        changed: set[tuple[int, int]] = set()
+        for key in shown:
+            row, col, role = key
+            old = self._cache.pop(key)
+            new = self._cache[key] = self._data(self.index(row, col), role)  # type: ignore[arg-type]
+            if not _same(old, new):
+                changed.add((row, col))
+        for row, col in sorted(changed):
+            index = self.index(row, col)
+            self.dataChanged.emit(index, index)
 
     def _on_scenario_replaced(self) -> None:
         self.beginResetModel()
         self.refresh_results()
         self.endResetModel()
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal cell values (brushes and fonts compare by value)."""
+    try:
+        return bool(a == b)
+    except TypeError:
+        return False
 
 
 def _check_state(value: Any) -> bool:
