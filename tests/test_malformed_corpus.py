@@ -31,6 +31,11 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "deep_nesting.apicviz.json": ("", "nested too deeply"),
     "huge_integer_literal.apicviz.json": ("", "more than 4300 digits"),
     "png_without_scenario.apicviz.json": ("", "PNG without an embedded apicviz scenario"),
+    "png_bad_crc.apicviz.json": ("", "IHDR chunk at byte 8: CRC mismatch"),
+    "png_two_scenarios.apicviz.json": ("", "a second apicviz-scenario chunk"),
+    "png_scenario_inflates_past_32mib.apicviz.json": ("", "inflates to more than 33,554,432 bytes"),
+    "duplicate_format_key.apicviz.json": ("format", "duplicate key"),
+    "duplicate_kernel_key.apicviz.json": ("kvm.kernel", "duplicate key"),
     "top_level_list.apicviz.json": ("(top level)", "expected a JSON object"),
     # the envelope
     "wrong_format.apicviz.json": ("format", "apicviz-scenario"),
@@ -51,6 +56,8 @@ EXPECTED: dict[str, tuple[str, str]] = {
     # vCPUs
     "id_2_pow_40.apicviz.json": ("vcpus[1].id", "0x10000000000 is out of range"),
     "id_hex_1g.apicviz.json": ("vcpus[0].id", "'0x1g' is not a number"),
+    "id_octal_string.apicviz.json": ("vcpus[0].id", "'0o17' is not a number (use decimal like 35 or hex like 0x23)"),
+    "xapic_id_binary_string.apicviz.json": ("vcpus[0].xapic_id", "'0b1010' is not a number"),
     "id_negative.apicviz.json": ("vcpus[0].id", "-1 is out of range"),
     "id_bool.apicviz.json": ("vcpus[0].id", "got True"),
     "id_float.apicviz.json": ("vcpus[0].id", "got float"),
@@ -77,6 +84,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "dest_mode_both.apicviz.json": ("interrupts[0].dest_mode", "physical, logical"),
     "vector_256.apicviz.json": ("interrupts[0].vector", "256 is out of range"),
     "delivery_extint.apicviz.json": ("interrupts[0].delivery", "fixed, lowest"),
+    "interrupts_1025.apicviz.json": ("interrupts", "1025 entries; at most 1024 (the interrupt limit per scenario)"),
 }
 
 FILES = sorted(p.name for p in CORPUS.iterdir() if p.suffix == ".json")

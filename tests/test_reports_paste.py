@@ -12,6 +12,7 @@ import pytest
 from apicviz.gui.shell import launch as launch_mod
 from apicviz.gui.shell import x11_probe
 from apicviz.model import evaluate, load_scenario, scenario_from_dict
+from apicviz.model.scenario import MAX_INTERRUPTS
 from apicviz.model.report import GITHUB_LIMIT, bug_report, id_ranges, vcpu_groups
 from apicviz.model.sweep import sweep
 
@@ -34,7 +35,7 @@ def big_vm(mode: str, interrupts: int = 3, rewritten: int = 0) -> dict:
             "vcpus": vcpus, "interrupts": irqs}
 
 
-@pytest.mark.parametrize("mode,interrupts,rewritten", [("xapic", 3, 5), ("x2apic", 3, 0), ("xapic", 10000, 0)])
+@pytest.mark.parametrize("mode,interrupts,rewritten", [("xapic", 3, 5), ("x2apic", 3, 0), ("xapic", MAX_INTERRUPTS, 0)])
 def test_report_of_4096_vcpus_fits_github(mode, interrupts, rewritten):
     ev = evaluate(scenario_from_dict(big_vm(mode, interrupts - 1, rewritten)))
     text = bug_report(ev, sweep=sweep(ev))
@@ -52,7 +53,7 @@ def test_report_of_4096_vcpus_fits_github(mode, interrupts, rewritten):
 def test_disagreeing_interrupts_come_first_and_in_full():
     data = big_vm("xapic", 0)
     data["interrupts"] = ([{"name": f"fine {n}", "source": 0x300, "dest_mode": "physical", "dest": 0x300}
-                           for n in range(3000)]
+                           for n in range(MAX_INTERRUPTS - 1)]
                           + [{"name": "the drop", "source": 5, "dest_mode": "physical", "dest": 3}])
     for v in data["vcpus"]:
         v["apic"] = "x2apic"

@@ -20,7 +20,6 @@ from ..model.kernels import parse_kernel
 from ..model.scenario import MAX_VCPUS
 
 PROG = "apicviz import"
-MAX_TEXT_BYTES = 32 * 1024 * 1024
 
 
 class UsageError(Exception):
@@ -126,38 +125,27 @@ def _topology_options(p: argparse.ArgumentParser) -> None:
 
 
 def _display_name(path: str) -> str:
-    return "<stdin>" if path == "-" else os.path.basename(path) or path
+    from ..model.file_io import display_name
 
-
-def _read(path: str, limit: int, what: str) -> bytes:
-    """At most ``limit`` bytes of ``path``; more is an error, so a huge file is never slurped."""
-    try:
-        if path == "-":
-            data = sys.stdin.buffer.read(limit + 1)
-        else:
-            with open(path, "rb") as handle:
-                data = handle.read(limit + 1)
-    except OSError as exc:
-        raise ScenarioError(path, f"cannot read: {exc.strerror or exc}") from None
-    if len(data) > limit:
-        raise ScenarioError(_display_name(path), f"more than {limit:,} bytes; too large for {what}")
-    return data
+    return display_name(path)
 
 
 def _run_kvm(args: argparse.Namespace) -> ImportResult:
     from ..importers.kvm_lapic_state import KVM_APIC_REG_SIZE, import_lapic_sources
+    from ..model.file_io import read_all_bounded
 
     limit = MAX_VCPUS * KVM_APIC_REG_SIZE
-    sources = [(_display_name(p), _read(p, limit, f"{MAX_VCPUS} kvm_lapic_state pages")) for p in args.files]
+    sources = read_all_bounded(args.files, limit, f"{MAX_VCPUS} kvm_lapic_state pages", max_files=MAX_VCPUS)
     bases = args.apic_base
     return import_lapic_sources(sources, args.ids, bases, args.x2apic_32bit_ids)
 
 
 def _run_qemu(args: argparse.Namespace) -> ImportResult:
-    from ..importers.qemu_info_lapic import import_info_lapic
+    from ..importers.qemu_info_lapic import MAX_INFO_LAPIC_BYTES, import_info_lapic
+    from ..model.file_io import read_bounded
 
     name = _display_name(args.file)
-    data = _read(args.file, MAX_TEXT_BYTES, "an `info lapic` dump")
+    data = read_bounded(args.file, MAX_INFO_LAPIC_BYTES, "an `info lapic` dump", name=name)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -178,9 +166,11 @@ def _run_smp(args: argparse.Namespace) -> ImportResult:
 
 def _run_libvirt(args: argparse.Namespace) -> ImportResult:
     from ..importers.libvirt_domain import MAX_XML_BYTES, import_libvirt_domain
+    from ..model.file_io import read_bounded
 
     name = _display_name(args.file)
-    return import_libvirt_domain(_read(args.file, MAX_XML_BYTES, "a domain XML"), args.mode, name, args.all_slots)
+    data = read_bounded(args.file, MAX_XML_BYTES, "a domain XML", name=name)
+    return import_libvirt_domain(data, args.mode, name, args.all_slots)
 
 
 _RUNNERS = {"kvm-lapic-state": _run_kvm, "qemu-info-lapic": _run_qemu, "qemu-smp": _run_smp,

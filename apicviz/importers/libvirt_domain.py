@@ -33,6 +33,8 @@ from .topology_scenario import topology_scenario
 
 COMMAND = "libvirt"
 MAX_XML_BYTES = 16 * 1024 * 1024
+#: Tags and attributes (counted as '<' and '=' marks); 4096 <vcpu/> entries need about 16,000.
+MAX_XML_MARKS = 200_000
 _YES_NO = {"yes": True, "no": False}
 
 
@@ -51,6 +53,10 @@ def parse_xml_safely(data: bytes | str, source: str) -> ET.Element:
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if len(raw) > MAX_XML_BYTES:
         raise ScenarioError(source, f"more than {MAX_XML_BYTES:,} bytes; too large for a domain XML")
+    # Elements and attributes cost a few hundred bytes each once parsed: count their marks first.
+    for mark, what in ((b"<", "tags"), (b"=", "attributes")):
+        if raw.count(mark) > MAX_XML_MARKS:
+            raise ScenarioError(source, f"more than {MAX_XML_MARKS:,} {what}; a domain XML has a few thousand")
     builder = ET.TreeBuilder()
     parser = expat.ParserCreate()
 

@@ -95,8 +95,11 @@ class Evaluation:
             m["xapic_cluster_map"] = {
                 str(c): {str(b): vcpus[v].id for b, v in row.items()} for c, row in amap.cluster_map().items()
             }
-        ids = self.ids
         vcpu_ids = [v.id for v in vcpus]
+
+        def ids(idxs: list[int]) -> list[int]:  # map() with a list lookup: 16M IDs for the largest scenario
+            return list(map(vcpu_ids.__getitem__, idxs))
+
         return {
             "format": EVAL_FORMAT,
             "version": 1,

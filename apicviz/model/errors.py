@@ -1,15 +1,60 @@
-"""The one exception type that bad input turns into."""
+"""The one exception type that bad input turns into, and the helpers that keep its text short.
+
+A hostile file can put 30 MB into a key or a value; quoting it whole makes a
+30 MB error line and freezes any dialog that lays it out. Every quoted value
+goes through :func:`quote`, and :class:`ScenarioError` itself cuts whatever
+it is given, so no message is ever longer than a few lines.
+"""
 from __future__ import annotations
+
+#: Characters of a quoted value or key shown in a message.
+MAX_QUOTED = 60
+#: Longest ``field`` path and message a ScenarioError keeps.
+MAX_FIELD = 200
+MAX_MESSAGE = 1500
+#: Longest text a dialog or status-bar line shows.
+MAX_DIALOG_TEXT = 2000
+
+
+def _size_note(length: int, unit: str) -> str:
+    return f"… ({length:,} {unit})"
+
+
+def shorten(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` itself, or its first ``limit`` characters and how long it really was."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + _size_note(len(text), "characters")
+
+
+def quote(value: object, limit: int = MAX_QUOTED) -> str:
+    """A readable quotation of ``value`` for a message: repr, cut to ``limit`` with its size noted."""
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return repr(value)
+        return repr(value[:limit]) + _size_note(len(value), "characters")
+    if isinstance(value, (bytes, bytearray)):
+        if len(value) <= limit:
+            return repr(bytes(value))
+        return repr(bytes(value[:limit])) + _size_note(len(value), "bytes")
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4 * limit:
+        return f"an integer of {value.bit_length():,} bits"  # repr of a huge int is slow or refused
+    return shorten(repr(value), limit)
+
+
+def shorten_key(key: str) -> str:
+    """A JSON key as it appears in a field path: itself when short, else cut with its size."""
+    return key if len(key) <= MAX_QUOTED and key.isprintable() else quote(key)
 
 
 class ScenarioError(ValueError):
     """A scenario (file, cell edit or CLI argument) breaks a FORMAT.md rule.
 
     ``field`` is a path like ``vcpus[3].xapic_id`` so that the message can point
-    at the exact place to fix.
+    at the exact place to fix. Both are cut to a readable length.
     """
 
     def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}" if field else message)
+        self.field = shorten(field, MAX_FIELD)
+        self.message = shorten(message, MAX_MESSAGE)
+        super().__init__(f"{self.field}: {self.message}" if self.field else self.message)

@@ -12,7 +12,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .errors import ScenarioError
+from . import strict_json
+from .errors import ScenarioError, quote, shorten_key
+from .file_io import read_bounded
 from .kernels import parse_kernel
 from .numbers import U8_MAX, U32_MAX, parse_int
 from .png_text import is_png, scenario_text_from_png
@@ -53,7 +55,7 @@ def _object(value: Any, where: str, allowed: set[str]) -> dict[str, Any]:
         if key not in allowed:
             prefix = f"{where}." if where else ""
             raise ScenarioError(
-                f"{prefix}{key}", f"unknown key; allowed here: {', '.join(sorted(allowed))}"
+                f"{prefix}{shorten_key(key)}", f"unknown key; allowed here: {', '.join(sorted(allowed))}"
             )
     return value
 
@@ -84,7 +86,7 @@ def _text(value: Any, where: str) -> str:
 
 def _choice(value: Any, where: str, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
-        shown = repr(value)[:40] if isinstance(value, str) else _kind(value)
+        shown = quote(value) if isinstance(value, str) else _kind(value)
         raise ScenarioError(where, f"{shown} is not allowed; use one of {', '.join(choices)}")
     return value
 
@@ -159,11 +161,11 @@ def _interrupt(raw: Any, where: str) -> Interrupt:
     return irq
 
 
-def _list(value: Any, where: str, limit: int) -> list[Any]:
+def _list(value: Any, where: str, limit: int, rule: str) -> list[Any]:
     if not isinstance(value, list):
         raise ScenarioError(where, f"expected a list, got {_kind(value)}")
     if len(value) > limit:
-        raise ScenarioError(where, f"{len(value)} entries; at most {limit}")
+        raise ScenarioError(where, f"{len(value)} entries; at most {limit} ({rule})")
     return value
 
 
@@ -171,11 +173,11 @@ def scenario_from_dict(raw: Any) -> Scenario:
     """Build and validate a scenario from parsed JSON."""
     obj = _object(raw, "", _TOP_KEYS)
     if "format" in obj and obj["format"] != FORMAT_NAME:
-        raise ScenarioError("format", f'expected "{FORMAT_NAME}", got {str(obj["format"])[:40]!r}')
+        raise ScenarioError("format", f'expected "{FORMAT_NAME}", got {quote(obj["format"])}')
     if "version" in obj:
         version = obj["version"]
         if type(version) is not int or version != FORMAT_VERSION:
-            raise ScenarioError("version", f"{str(version)[:20]!r} is not supported; this program reads version 1")
+            raise ScenarioError("version", f"{quote(version)} is not supported; this program reads version 1")
     scenario = Scenario()
     if "title" in obj:
         scenario.title = _text(obj["title"], "title")
@@ -186,12 +188,12 @@ def scenario_from_dict(raw: Any) -> Scenario:
     if "vcpus" not in obj:
         raise ScenarioError("vcpus", "required: the list of vCPUs in creation order")
     scenario.vcpus = [
-        _vcpu(v, f"vcpus[{i}]") for i, v in enumerate(_list(obj["vcpus"], "vcpus", MAX_VCPUS))
+        _vcpu(v, f"vcpus[{i}]") for i, v in enumerate(_list(obj["vcpus"], "vcpus", MAX_VCPUS, "KVM_MAX_VCPUS"))
     ]
     if "interrupts" in obj:
         scenario.interrupts = [
             _interrupt(q, f"interrupts[{i}]")
-            for i, q in enumerate(_list(obj["interrupts"], "interrupts", MAX_INTERRUPTS))
+            for i, q in enumerate(_list(obj["interrupts"], "interrupts", MAX_INTERRUPTS, "the interrupt limit per scenario"))
         ]
     check_scenario(scenario)
     return scenario
@@ -210,30 +212,13 @@ def scenario_from_text(text: str | bytes) -> Scenario:
         raise ScenarioError("", f"file has {len(text)} characters; at most {MAX_FILE_BYTES} for a scenario")
     if "\x00" in text:
         raise ScenarioError("", f"not a JSON text: NUL byte at offset {text.index(chr(0))}")
-    try:
-        raw = json.loads(text)
-    except RecursionError:
-        raise ScenarioError("", "JSON nested too deeply to be a scenario") from None
-    except json.JSONDecodeError as exc:
-        raise ScenarioError("", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
-    except ValueError as exc:  # e.g. an integer literal of thousands of digits
-        if "digits" in str(exc):
-            raise ScenarioError("", "a number in the file has more than 4300 digits; no field allows that") from None
-        raise ScenarioError("", f"not valid JSON: {exc}") from None
-    return scenario_from_dict(raw)
+    return scenario_from_dict(strict_json.loads(text))
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """Read a scenario file (or a PNG exported by apicviz); every failure is a ScenarioError."""
     p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ScenarioError("", f"{p.name} is {size} bytes; at most {MAX_FILE_BYTES} for a scenario")
-        with p.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ScenarioError("", f"cannot read {p}: {exc.strerror or exc}") from None
+    data = read_bounded(p, MAX_FILE_BYTES, "a scenario")
     if is_png(data):
         return scenario_from_text(scenario_text_from_png(data, p.name))
     return scenario_from_text(data)

@@ -1,8 +1,6 @@
 """File > Import: KVM lapic state pages or QEMU ``info lapic`` text, with IDs and modes supplied."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -19,13 +17,14 @@ from PySide6.QtWidgets import (
 )
 
 from ...importers.common import ImportResult, parse_id_list, parse_mode_list
-from ...importers.kvm_lapic_state import import_lapic_sources
-from ...importers.qemu_info_lapic import import_info_lapic
+from ...importers.kvm_lapic_state import KVM_APIC_REG_SIZE, import_lapic_sources
+from ...importers.qemu_info_lapic import MAX_INFO_LAPIC_BYTES, import_info_lapic
 from ...model import ScenarioError
+from ...model.file_io import read_all_bounded
+from ...model.scenario import MAX_VCPUS
 from ...model.numbers import parse_int
 
 KVM, QEMU = "KVM_GET_LAPIC pages (struct kvm_lapic_state, 1024 bytes each)", "QEMU HMP 'info lapic' text"
-MAX_IMPORT_BYTES = 64 * 1024 * 1024
 
 
 class ImportDialog(QDialog):
@@ -93,22 +92,19 @@ class ImportDialog(QDialog):
         if not paths:
             raise ScenarioError("input", "choose at least one file")
         ids = parse_id_list(self.ids.text()) if self.ids.text().strip() else None
-        sources = []
-        for path in paths:
-            try:
-                if Path(path).stat().st_size > MAX_IMPORT_BYTES:
-                    raise ScenarioError("input", f"{path} is larger than {MAX_IMPORT_BYTES} bytes")
-                sources.append((Path(path).name, Path(path).read_bytes()))
-            except OSError as exc:
-                raise ScenarioError("input", f"cannot read {path}: {exc.strerror or exc}") from None
+        if self.kind.currentText() == KVM:
+            sources = read_all_bounded(paths, MAX_VCPUS * KVM_APIC_REG_SIZE, f"{MAX_VCPUS} kvm_lapic_state pages",
+                                       max_files=MAX_VCPUS)
+        elif len(paths) != 1:
+            raise ScenarioError("input", "give one 'info lapic' text file (several CPUs may be in it)")
+        else:
+            sources = read_all_bounded(paths, MAX_INFO_LAPIC_BYTES, "an `info lapic` dump", max_files=1)
         if self.kind.currentText() == KVM:
             bases = None
             if self.modes.text().strip():
                 bases = [parse_int(x, f"IA32_APIC_BASE[{n}]", 0, 2**64 - 1)
                          for n, x in enumerate(self.modes.text().split(","))]
             return import_lapic_sources(sources, ids, bases, self.use_32bit.isChecked())
-        if len(sources) != 1:
-            raise ScenarioError("input", "give one 'info lapic' text file (several CPUs may be in it)")
         name, data = sources[0]
         try:
             text = data.decode("utf-8")
