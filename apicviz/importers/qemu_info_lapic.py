@@ -11,9 +11,14 @@ always, while QEMU's own x2APIC (9.0 on) prints the whole 32-bit x2APIC LDR.
 It prints neither the APIC ID nor the APIC mode, so those come from the user
 (``ids``, ``modes``); without them the vCPU ID is the APIC ID named in a
 preceding ``(qemu) info lapic N`` prompt line, else the CPU index, and the
-mode is xAPIC (x2APIC when the LDR is wider than 8 bits). Every line is
-checked: a dump that is cut short, mixed with other text or carries a
-malformed number is refused with its line number.
+mode is xAPIC (x2APIC when the LDR is wider than 8 bits). Every vCPU whose
+dump reads the same in both modes (an LDR of 0 — what an x2APIC vCPU shows
+under KVM — or its x2APIC LDR) gets its own warning. Text captured from
+QMP's ``human-monitor-command`` has CRLF line ends; a raw HMP socket session
+carries the monitor's line-editing escape sequences, which are replayed
+(:mod:`.terminal_text`). Every line is checked: a dump that is cut short,
+mixed with other text or carries a malformed number is refused with its
+line number.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from ..model.errors import ScenarioError, shorten
 from ..model.numbers import U32_MAX, fmt_id, parse_int
 from ..model.scenario import DFR_CLUSTER, DFR_FLAT, MAX_VCPU_ID, MAX_VCPUS, Scenario, Vcpu
 from .common import ImportResult, check_ids, check_vcpu_count, finish, spread
+from .terminal_text import render_line
 
 COMMAND = "qemu-info-lapic"
 #: The largest `info lapic` text read (a 4096-CPU dump is about 4 MiB).
@@ -42,6 +48,7 @@ _DFR = re.compile(r"\bDFR\s+([^\s(]+)")
 _LDR = re.compile(r"\bLDR\s+([^\s(]+)")
 #: Other lines of a dump (LVT0, Timer, ICR2, ESR, ...): known to be there, not needed.
 _OTHER_REGISTER = re.compile(r"(?:LVT[A-Z0-9]*|Timer|ICR2?|ESR|ISR|IRR|[A-Z][A-Z0-9]{1,15})(?:\s|$)")
+_ICR2_KIND = re.compile(r"^ICR2\b.*\((X2APIC|APIC) ID\)")
 _HEX = re.compile(r"(?:0[xX])?([0-9a-fA-F]+)")
 #: Control characters other than tab, newline and CR (a CR is fine at the end of a line).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -66,6 +73,7 @@ class LapicDump:
     dfr: int | None = None  # the 4-bit model
     ldr: int | None = None
     apr_line: int = 0
+    cpuid_x2apic: bool | None = None  # the ICR2 line's "(X2APIC ID)" / "(APIC ID)": the CPU model has x2APIC
     notes: list[str] = field(default_factory=list)
 
 
@@ -173,6 +181,9 @@ class _Parser:
         if _APR.match(line):
             self._apr(n, line, dump)
             return
+        kind = _ICR2_KIND.match(line)
+        if kind:
+            dump.cpuid_x2apic = kind.group(1) == "X2APIC"
         if _PROMPT.match(line) or not _OTHER_REGISTER.match(line):
             raise ScenarioError(
                 self.where(n),
@@ -226,6 +237,8 @@ def parse_info_lapic(text: str, source_name: str) -> tuple[list[LapicDump], list
         raise ScenarioError(source_name, f"expected text, got {type(text).__name__}")
     parser = _Parser(source_name)
     text = text.removeprefix("\ufeff")
+    if "\x1b" in text or "\x08" in text:  # a raw HMP socket session: replay the monitor's line editing
+        text = "\n".join(render_line(line[:-1] if line.endswith("\r") else line) for line in text.split("\n"))
     # Blank lines say nothing; skipping them at C speed keeps a file of 32 MiB of newlines cheap.
     # Control characters are looked for once, over the whole text, for the same reason.
     bad = _CONTROL.search(text) or ("\r" in text and _STRAY_CR.search(text)) or None
@@ -273,6 +286,12 @@ def _default_ids(dumps: list[LapicDump], source: str) -> list[int]:
     return ids
 
 
+def _ambiguous(ldr: int, vid: int) -> bool:
+    """Whether ``ldr`` reads the same for an xAPIC vCPU and for x2APIC vCPU ``vid`` in some QEMU."""
+    derived = Vcpu(id=vid, apic="x2apic").x2apic_ldr
+    return ldr <= 0xFF and ldr in (derived, derived >> 24)
+
+
 def dfr_register(model: int) -> int:
     """The 32-bit DFR for a 4-bit model; bits 27:0 read as ones, as a guest write leaves them."""
     if model == DFR_MODEL_FLAT:
@@ -312,7 +331,8 @@ def import_info_lapic(
             from_prompt = any(d.apic_id is not None for d in dumps)
             defaults.append("each vCPU ID is the CPU index" + (
                 " (or the APIC ID of a preceding `info lapic N`)" if from_prompt else ""
-            ) + ", which need not be the APIC ID")
+            ) + ", which need not be the APIC ID, and each xAPIC ID is that ID's low 8 bits (a guest may have "
+                "rewritten it; `apicviz attach` reads it)")
         if modes is None:
             defaults.append("every vCPU is in xAPIC mode unless its LDR is wider than 8 bits")
         options = " and ".join(o for o, gone in (("--ids", ids is None), ("--mode", modes is None)) if gone)
@@ -349,6 +369,12 @@ def _vcpu(dump: LapicDump, vid: int, mode: str | None, source: str, warnings: li
                 f"LDR {fmt_id(dump.ldr)} is wider than the 8 bits of an xAPIC logical ID, but CPU "
                 f"{dump.cpu_index} is given --mode {mode}; is it in x2APIC mode?",
             )
+    if mode is None and dump.cpuid_x2apic is not False and _ambiguous(dump.ldr, vid):
+        warnings.append(
+            f"{where}: this dump cannot tell xAPIC from x2APIC: LDR {fmt_id(dump.ldr)} is a possible xAPIC logical "
+            f"ID and also what QEMU prints for an x2APIC vCPU {fmt_id(vid)} (LDR bits 31:24 under KVM, the whole "
+            f"x2APIC LDR with QEMU's own x2APIC), and the dump has no APIC base; taken as xAPIC — give --mode"
+        )
     mode = mode or "xapic"
     dfr = dfr_register(dump.dfr)
     if mode == "x2apic":
