@@ -17,6 +17,8 @@ def _parser() -> argparse.ArgumentParser:
                     "compare who accepted it with the model for the host's kernel and configuration.")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON result per line (FORMAT.md, Host check)")
+    p.add_argument("--sweep", action="store_true",
+                   help="also send every destination of the model's sweep as an MSI and as an IPI from each mode")
     return p
 
 
@@ -48,7 +50,7 @@ def run(argv: list[str]) -> int:
                 print(f"{path}: error: {message}", file=sys.stderr)
             continue
         try:
-            result = probe(scenario, host=host)
+            result = probe(scenario, sweep=args.sweep, host=host)
         except KvmUnavailable as exc:
             print(f"apicviz probe: KVM cannot be used here: {exc}", file=sys.stderr)
             return 2

@@ -6,13 +6,14 @@ every vCPU is read once after the batch, and whatever the batch left behind
 is reset. Messages whose effect changes the VM itself — INIT (it resets a
 sender that takes it), SMI (with SMM it enters SMM) — and lowest-priority
 messages when KVM arbitrates by ``arb_prio`` (a delivery bumps it) go alone.
-A batch never holds two messages with the same vector, so the scenario's own
-vectors are used unchanged: vector hashing depends on them.
+A batch never holds two messages with the same vector; a lowest-priority
+message keeps its vector (vector hashing depends on it), a fixed one may be
+carried by a free vector of an open batch (see :func:`plan`).
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .deliver import Message, send
 from .readback import accepted, read_all, reset
@@ -34,32 +35,73 @@ class Outcome:
     problem: str = ""
 
 
-def plan(messages: Sequence[Message], arb_prio_matters: bool) -> list[list[int]]:
-    """Group message indexes into batches (first fit, keeping each batch's slots distinct)."""
+FREE_VECTORS = range(0x20, 0xFF)  # not the exception vectors, not the spurious vector 0xff
+
+
+def _flexible(m: Message) -> bool:
+    """A fixed message's vector takes no part in KVM's routing or acceptance (only lowest priority
+    hashes it), so another one may carry it; vectors below 0x20 are kept, to send them as written."""
+    return m.delivery == "fixed" and m.vector in FREE_VECTORS
+
+
+def plan(messages: Sequence[Message], arb_prio_matters: bool,
+         weights: Sequence[int] | None = None) -> tuple[list[list[int]], list[Message]]:
+    """Group message indexes into batches (first fit, keeping each batch's slots distinct).
+
+    Returns the batches and the messages as sent: a fixed message whose
+    vector is taken in every open batch gets a free one there instead of a
+    batch of its own. An INIT or SMI changes a vCPU that runs afterwards
+    (reset, SMM), so it closes its batch: nothing is sent after it, and every
+    vCPU is read before the stub senders' MP state (which processes a latched
+    INIT). When it is itself sent by running a stub, it goes alone.
+
+    ``weights`` (the model's expected number of receivers) only orders the
+    planning, heaviest first, so broadcasts share batches and most batches
+    reset few vCPUs; what is read back never depends on it.
+    """
     batches: list[list[int]] = []
     slots: list[set[tuple[str, int]]] = []
-    for i, m in enumerate(messages):
-        alone = m.delivery in ("init", "smi") or (m.delivery == "lowest" and arb_prio_matters)
-        if alone:
-            batches.append([i])
-            slots.append({("alone", 0)})
+    closed: list[bool] = []
+    sent = list(messages)
+
+    def place(b: int, i: int, m: Message, closing: bool) -> None:
+        batches[b].append(i)
+        slots[b].add(m.slot)
+        closed[b] = closing
+        sent[i] = m
+
+    order = range(len(messages)) if weights is None else sorted(range(len(messages)), key=lambda k: -weights[k])
+    for i in order:
+        m = messages[i]
+        closing = m.delivery in ("init", "smi")
+        if (closing and m.stub) or (m.delivery == "lowest" and arb_prio_matters):
+            batches.append([])
+            slots.append(set())
+            closed.append(True)
+            place(len(batches) - 1, i, m, True)
             continue
-        for batch, used in zip(batches, slots):
-            if m.slot not in used and ("alone", 0) not in used:
-                batch.append(i)
-                used.add(m.slot)
-                break
-        else:
-            batches.append([i])
-            slots.append({m.slot})
-    return batches
+        target = next((b for b in range(len(batches)) if not closed[b] and m.slot not in slots[b]), None)
+        if target is None and _flexible(m):
+            for b in range(len(batches)):
+                free = next((v for v in FREE_VECTORS if ("irr", v) not in slots[b]), None) if not closed[b] else None
+                if free is not None:
+                    target, m = b, replace(m, vector=free)
+                    break
+        if target is None:
+            batches.append([])
+            slots.append(set())
+            closed.append(False)
+            target = len(batches) - 1
+        place(target, i, m, closing)
+    return batches, sent
 
 
 def run(vm: HostVm, messages: Sequence[Message], arb_prio_matters: bool,
-        progress: Progress | None = None, cancelled: Cancelled | None = None) -> list[Outcome]:
+        progress: Progress | None = None, cancelled: Cancelled | None = None,
+        weights: Sequence[int] | None = None) -> list[Outcome]:
     """Send every message and read back who accepted it; the VM ends as it started."""
     outcomes: list[Outcome | None] = [None] * len(messages)
-    batches = plan(messages, arb_prio_matters)
+    batches, messages = plan(messages, arb_prio_matters, weights)
     done = 0
     for batch in batches:
         if cancelled is not None and cancelled():

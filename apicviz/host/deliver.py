@@ -34,6 +34,8 @@ class Message:
     shorthand: str
     delivery: str
     vector: int
+    #: Sent by running the guest stub on an xAPIC-mode sender (the sender runs).
+    stub: bool = False
 
     @property
     def readback(self) -> str:
@@ -49,7 +51,8 @@ class Message:
         dest = 0 if irq.shorthand != "none" else (irq.dest or 0)
         if source_index is not None and not source_x2apic:
             dest &= 0xFF  # the xAPIC ICR has 8 destination bits
-        return cls(source_index, irq.dest_mode, dest, irq.shorthand, irq.delivery, irq.vector)
+        stub = source_index is not None and not source_x2apic
+        return cls(source_index, irq.dest_mode, dest, irq.shorthand, irq.delivery, irq.vector, stub)
 
 
 @dataclass

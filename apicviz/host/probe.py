@@ -204,7 +204,8 @@ def _probe(kvm_fd: int, scenario: Scenario, result: ProbeResult, want_sweep: boo
             progress("build", len(scenario.vcpus), len(scenario.vcpus))
         messages = [_message(scenario.interrupts[i], index_of, scenario) for i in wanted]
         step = None if progress is None else (lambda done, total: progress("interrupts", done, total))
-        outcomes = batch.run(vm, messages, not info.vector_hashing, step, cancelled)
+        weights = [len(checks[i].model_accepted or []) for i in wanted]
+        outcomes = batch.run(vm, messages, not info.vector_hashing, step, cancelled, weights)
         for i, outcome in zip(wanted, outcomes):
             if outcome.accepted is None:
                 checks[i].skip_code, checks[i].skip_reason = "unobservable", outcome.problem

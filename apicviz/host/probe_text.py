@@ -51,6 +51,9 @@ def summary(result: ProbeResult) -> str:
     text = f"{agreeing}/{compared} agree"
     if result.skipped_interrupts:
         text += f", {len(result.skipped_interrupts)} not expressible"
+    if result.sweep is not None:
+        sw = result.sweep
+        text += f"; sweep {sw.compared - len(sw.disagreeing)}/{sw.compared} agree"
     return text
 
 

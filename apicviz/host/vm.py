@@ -81,6 +81,8 @@ class HostVm:
     memory: GuestMemory | None = None
     bound: RunBound | None = None
     use_32bit_ids: bool = False
+    #: KVM_SET_LAPIC keeps an x2APIC page intact (None: not tried yet; see _round_trips).
+    x2apic_round_trip: bool | None = None
 
     def close(self) -> None:
         for hv in self.vcpus:
@@ -146,9 +148,9 @@ def _cpuid_with_x2apic(kvm_fd: int) -> abi.ctypes.Structure:
     raise BuildError("KVM_GET_SUPPORTED_CPUID needs more than 1024 entries")
 
 
-def _xapic_page(fd: int, v: Vcpu) -> abi.KvmLapicState:
-    page = abi.KvmLapicState()
-    abi.ioctl(fd, abi.KVM_GET_LAPIC, page)
+def _xapic_page(reset: abi.KvmLapicState, v: Vcpu) -> abi.KvmLapicState:
+    """The vCPU's reset page with the scenario's xAPIC ID, LDR, DFR and software enable."""
+    page = abi.KvmLapicState.from_buffer_copy(reset)
     set_page_reg(page, abi.APIC_ID, v.xapic_id << 24)
     set_page_reg(page, abi.APIC_LDR, v.logical_id << 24)
     set_page_reg(page, abi.APIC_DFR, v.dfr)
@@ -240,23 +242,64 @@ def _populate(vm: HostVm, scenario: Scenario, stub_sources: set[int], max_vcpu_i
         vm.vcpus.append(hv)
         try:
             step = f"setting up vCPU {fmt_id(v.id)}"
-            abi.ioctl(fd, abi.KVM_SET_CPUID2, cpuid)
-            if v.present:
-                abi.ioctl(fd, abi.KVM_SET_LAPIC, _xapic_page(fd, v))
-            base = abi.APIC_DEFAULT_PHYS_BASE
-            if v.x2apic_mode:
-                _set_apic_base(fd, base | abi.APICBASE_ENABLE | abi.APICBASE_EXTD, "x2APIC mode")
-            elif not v.present:
-                _set_apic_base(fd, base, "hardware-disabled APIC")
-            abi.ioctl(fd, abi.KVM_GET_LAPIC, hv.page)
+            _setup_vcpu(hv, cpuid)
             if v.present:
                 _check_page(v, hv.page)
-            if v.x2apic_mode and (v.id > 0xFF and not kvm.use_32bit_ids or force_mode_cycle):
+            if v.x2apic_mode and (force_mode_cycle or (v.id > 0xFF and not kvm.use_32bit_ids
+                                                       and not _round_trips(vm, hv))):
                 hv.xapic_page = _xapic_layout(hv.page, v)
             if v.id in stub_sources and not v.x2apic_mode and v.present:
                 hv.stub = StubSender(fd, mmap_size, vm.memory, vm.bound)  # type: ignore[arg-type]
         except OSError as exc:
             raise BuildError(f"{step} failed: {errno_text(exc)}") from None
+
+
+def _setup_vcpu(hv: HostVcpu, cpuid: abi.ctypes.Structure) -> None:
+    """Registers of one new vCPU, with as few map-recalculating ioctls as possible (each costs O(vCPUs)).
+
+    x2APIC: CPUID (for EXTD), then IA32_APIC_BASE and SPIV in one KVM_SET_MSRS
+    (KVM sets the x2APIC ID and LDR itself). xAPIC: one KVM_SET_LAPIC, left
+    out when the reset page already is the scenario's. The x2APIC CPUID bit is
+    only set where EXTD needs it: KVM's APIC reads nothing else from CPUID.
+    """
+    v, fd = hv.vcpu, hv.fd
+    base = abi.APIC_DEFAULT_PHYS_BASE
+    if v.x2apic_mode:
+        abi.ioctl(fd, abi.KVM_SET_CPUID2, cpuid)
+        entries = [(abi.MSR_IA32_APICBASE, base | abi.APICBASE_ENABLE | abi.APICBASE_EXTD)]
+        if v.sw_enabled:
+            entries.append((abi.MSR_X2APIC_SPIV, 0xFF | abi.APIC_SPIV_ENABLED))
+        if abi.ioctl(fd, abi.KVM_SET_MSRS, abi.msr_buffer(entries)) != len(entries):
+            raise BuildError(f"KVM refused x2APIC mode or its SPIV for vCPU {fmt_id(v.id)}")
+    elif v.present:
+        abi.ioctl(fd, abi.KVM_GET_LAPIC, hv.page)
+        wanted = _xapic_page(hv.page, v)
+        if bytes(wanted) == bytes(hv.page):
+            return
+        abi.ioctl(fd, abi.KVM_SET_LAPIC, wanted)
+    else:
+        _set_apic_base(fd, base, "hardware-disabled APIC")
+    abi.ioctl(fd, abi.KVM_GET_LAPIC, hv.page)
+
+
+def _round_trips(vm: HostVm, hv: HostVcpu) -> bool:
+    """Does KVM_SET_LAPIC keep an x2APIC ID above 0xff without 32-bit IDs? Tried once per VM.
+
+    Since 6.10 ("Make x2APIC ID 100% readonly") it does and a reset is one
+    KVM_SET_LAPIC; before, kvm_apic_state_fixup() truncated the ID and
+    derived the LDR from the truncated value, and the page must go through
+    xAPIC mode instead (three ioctls).
+    """
+    if vm.x2apic_round_trip is None:
+        abi.ioctl(hv.fd, abi.KVM_SET_LAPIC, hv.page)
+        back = abi.KvmLapicState()
+        abi.ioctl(hv.fd, abi.KVM_GET_LAPIC, back)
+        vm.x2apic_round_trip = all(page_reg(back, r) == page_reg(hv.page, r) for r in (abi.APIC_ID, abi.APIC_LDR))
+        if not vm.x2apic_round_trip:  # undo the damage the trial did
+            _set_apic_base(hv.fd, abi.APIC_DEFAULT_PHYS_BASE | abi.APICBASE_ENABLE, "xAPIC mode")
+            abi.ioctl(hv.fd, abi.KVM_SET_LAPIC, _xapic_layout(hv.page, hv.vcpu))
+            _set_apic_base(hv.fd, abi.APIC_DEFAULT_PHYS_BASE | abi.APICBASE_ENABLE | abi.APICBASE_EXTD, "x2APIC mode")
+    return vm.x2apic_round_trip
 
 
 def _xapic_layout(page: abi.KvmLapicState, v: Vcpu) -> abi.KvmLapicState:

@@ -159,47 +159,51 @@ class SweepResult:
         }
 
 
-def sweep(ev: Evaluation) -> SweepResult:
-    """Route every destination of the VM; keep those where the answers differ."""
+@dataclass(frozen=True)
+class SweepDest:
+    """One destination (or class of destinations) the sweep sends, and who can send it.
+
+    ``each_sender``: broadcast values, whose meaning depends on the sender, are
+    routed once per sender; any other destination once for its whole group.
+    """
+
+    dest_mode: str
+    dest: int
+    senders: tuple[str, ...]
+    count: int = 1
+    residue: int | None = None
+    each_sender: bool = False
+
+
+def sweep_senders(ev: Evaluation) -> dict[str, int | None]:
+    """Sender kind -> vCPU index (None for an MSI): the first present vCPU of each mode."""
     router = ev.router
-    vcpus = ev.scenario.vcpus
-    out = SweepResult()
-    if not router.present:
-        return out
     senders: dict[str, int | None] = {MSI: None}
     if router.xapic_present:
         senders[IPI_XAPIC] = router.xapic_present[0]
     if router.x2_present:
         senders[IPI_X2APIC] = router.x2_present[0]
+    return senders
+
+
+def sweep_destinations(ev: Evaluation) -> list[SweepDest]:
+    """Every destination of the sweep, in order; the host check sends exactly these."""
+    router = ev.router
+    vcpus = ev.scenario.vcpus
+    out: list[SweepDest] = []
+    if not router.present:
+        return out
+    senders = sweep_senders(ev)
     # Senders with a 32-bit destination: an x2APIC ICR, an MSI only with KVM_X2APIC_API_USE_32BIT_IDS.
     wide = tuple(s for s in senders if s == IPI_X2APIC or (s == MSI and ev.scenario.kvm.use_32bit_ids))
     top = max(0xFF, max(vcpus[i].id for i in router.present))
     specials = (APIC_BROADCAST, X2APIC_BROADCAST)
-    kvm = ev.scenario.kvm
 
-    def check(irq: Interrupt, dest: int, source: int | None) -> Route | None:
-        r = router.route_if_disagreeing(irq, dest, source)
-        if r is not None:
-            r.verdict = classify(r, irq, vcpus, kvm)
-        return r
-
-    def add(dest_mode: str, dest: int, group: tuple[str, ...], irq: Interrupt) -> None:
-        if not group:  # nobody can send this destination
-            return
-        if dest in specials:  # broadcast handling depends on the sender: route each
-            for s in group:
-                r = check(irq, dest, senders[s])
-                out.checked += 1
-                if r is not None:
-                    out.rows.append(SweepRow(dest_mode, (s,), dest, r))
-            return
-        r = check(irq, dest, senders[group[0]])
-        out.checked += len(group)
-        if r is not None:
-            out.rows.append(SweepRow(dest_mode, group, dest, r))
+    def add(dest_mode: str, dest: int, group: tuple[str, ...]) -> None:
+        if group:  # else nobody can send this destination
+            out.append(SweepDest(dest_mode, dest, group, each_sender=dest in specials))
 
     # Physical destinations.
-    phys_irq = Interrupt(dest_mode="physical", delivery="fixed")
     named = set(range(0x100))
     named.update(vcpus[i].id for i in router.present)
     amap = ev.result.map
@@ -208,9 +212,8 @@ def sweep(ev: Evaluation) -> SweepResult:
         if amap.max_apic_id + 1 <= top:
             named.add(amap.max_apic_id + 1)
     for dest in sorted(named):
-        group = tuple(senders) if dest <= 0xFF else wide
-        add("physical", dest, group, phys_irq)
-    add("physical", X2APIC_BROADCAST, wide, phys_irq)
+        add("physical", dest, tuple(senders) if dest <= 0xFF else wide)
+    add("physical", X2APIC_BROADCAST, wide)
     # Classes of unnamed destinations above 0xff, one per residue mod 256.
     if top > 0xFF and wide:
         named_by_residue: dict[int, int] = {}
@@ -220,18 +223,13 @@ def sweep(ev: Evaluation) -> SweepResult:
         for residue in range(0x100):
             size = (top - residue) // 0x100 - (0xFF - residue) // 0x100 if top >= residue else 0
             size -= named_by_residue.get(residue, 0)
-            if size <= 0:
-                continue
-            first = _first_unnamed(residue, named, top)
-            r = check(phys_irq, first, senders[wide[0]])
-            out.checked += size * len(wide)
-            if r is not None:
-                out.rows.append(SweepRow("physical", wide, first, r, count=size, residue=residue))
+            if size > 0:
+                first = _first_unnamed(residue, named, top)
+                out.append(SweepDest("physical", first, wide, count=size, residue=residue))
 
     # Logical destinations: every 8-bit value, and each x2APIC cluster's bits.
-    log_irq = Interrupt(dest_mode="logical", delivery="fixed")
     for dest in range(1, 0x100):
-        add("logical", dest, tuple(senders), log_irq)
+        add("logical", dest, tuple(senders))
     clusters = {vcpus[i].x2apic_ldr >> 16 for i in router.x2_present}
     if amap is not None and amap.logical_mode == "x2apic":
         clusters.update(k >> 4 for k in amap.phys_map)
@@ -239,8 +237,39 @@ def sweep(ev: Evaluation) -> SweepResult:
         base = cluster << 16
         for dest in [base | (1 << b) for b in range(16)] + [base | 0xFFFF]:
             if 0xFF < dest < X2APIC_BROADCAST:  # cluster 0xffff's all-bits value is the broadcast, added below
-                add("logical", dest, wide, log_irq)
-    add("logical", X2APIC_BROADCAST, wide, log_irq)
+                add("logical", dest, wide)
+    add("logical", X2APIC_BROADCAST, wide)
+    return out
+
+
+def sweep(ev: Evaluation) -> SweepResult:
+    """Route every destination of the VM; keep those where the answers differ."""
+    router = ev.router
+    vcpus = ev.scenario.vcpus
+    out = SweepResult()
+    senders = sweep_senders(ev)
+    kvm = ev.scenario.kvm
+    irqs = {mode: Interrupt(dest_mode=mode, delivery="fixed") for mode in ("physical", "logical")}
+
+    def check(irq: Interrupt, dest: int, source: int | None) -> Route | None:
+        r = router.route_if_disagreeing(irq, dest, source)
+        if r is not None:
+            r.verdict = classify(r, irq, vcpus, kvm)
+        return r
+
+    for d in sweep_destinations(ev):
+        irq = irqs[d.dest_mode]
+        if d.each_sender:
+            for s in d.senders:
+                r = check(irq, d.dest, senders[s])
+                out.checked += 1
+                if r is not None:
+                    out.rows.append(SweepRow(d.dest_mode, (s,), d.dest, r))
+            continue
+        r = check(irq, d.dest, senders[d.senders[0]])
+        out.checked += d.count * len(d.senders)
+        if r is not None:
+            out.rows.append(SweepRow(d.dest_mode, d.senders, d.dest, r, count=d.count, residue=d.residue))
     return out
 
 
