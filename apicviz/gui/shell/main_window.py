@@ -12,6 +12,7 @@ from ...model import BEHAVIOURS
 from ..controller.controller import Controller
 from ..views.compare_view import CompareView
 from ..views.explain_view import ExplainView
+from ..views.attach_dialog import attach_interactively
 from ..views.import_dialog import import_interactively
 from ..views.interrupt_model import InterruptTableModel
 from ..views.kvm_panel import KvmPanel
@@ -20,6 +21,7 @@ from ..views.status_summary import StatusSummary
 from ..views.step_view import StepView
 from ..views.sweep_view import SweepView
 from ..views.table_panel import RowTablePanel
+from ..views.topology_dialog import new_from_topology_interactively
 from ..views.vcpu_model import VcpuTableModel
 from . import settings
 from .examples_menu import build_examples_menu
@@ -147,6 +149,13 @@ class MainWindow(QMainWindow):
         import_action.setShortcut(QKeySequence("Ctrl+I"))
         import_action.setStatusTip("KVM_GET_LAPIC register pages or QEMU 'info lapic' text")
         import_action.triggered.connect(lambda: import_interactively(self, self.controller, self.files.maybe_save))
+        attach_action = file_menu.addAction("&Attach to QEMU…")
+        attach_action.setStatusTip("Read a running QEMU's vCPUs over its QMP socket")
+        attach_action.triggered.connect(self.attach_to_qemu)
+        topology_action = file_menu.addAction("New from QEMU &Topology…")
+        topology_action.setStatusTip("The vCPUs QEMU creates for an -smp value, with QEMU's APIC IDs")
+        topology_action.triggered.connect(
+            lambda: new_from_topology_interactively(self, self.controller, self.files.maybe_save, self.show_message))
         file_menu.addSeparator()
         file_menu.addAction(self.files.save)
         file_menu.addAction(self.files.save_as)
@@ -185,6 +194,13 @@ class MainWindow(QMainWindow):
         about.triggered.connect(self.show_about)
 
     # ----- window state ------------------------------------------------------
+
+    def attach_to_qemu(self):
+        """File > Attach to QEMU…; returns the background runner (or None when cancelled)."""
+        store = settings.settings()
+        return attach_interactively(self, self.controller, self.files.maybe_save, self.show_message,
+                                    last_socket=str(store.value("attach/last_socket", "") or ""),
+                                    remember=lambda address: store.setValue("attach/last_socket", address))
 
     def restore_layout(self) -> None:
         geometry = settings.window_geometry()
