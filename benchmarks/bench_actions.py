@@ -42,6 +42,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtWidgets import QApplication
 
 from apicviz.gui.shell.app import create_application, create_main_window
+from apicviz.gui.shell.main_window import MainWindow
 from apicviz.gui.shell.housekeeping import install_idle_gc
 from apicviz.gui.viewmodels.columns import column_index
 from apicviz.model import Scenario, save_scenario, scenario_from_dict
@@ -61,13 +62,17 @@ def scenario(n: int) -> Scenario:
     """n vCPUs as QEMU creates them (xAPIC below 0x100, x2APIC above), flat logical IDs on the first 8."""
     vcpus = [{"id": i, "apic": "xapic" if i < 0x100 else "x2apic", "logical_id": 1 << (i % 8) if i < 8 else 0}
              for i in range(n)]
-    irqs = [{"name": f"MSI {i}", "source": None, "dest": (i * 37) % max(n, 1)} for i in range(8)]
+    # MSIs carry 8 destination bits here (no 32-bit IDs): destinations below 0x100.
+    irqs = [{"name": f"MSI {i}", "source": None, "dest": (i * 37) % min(n, 0x100)} for i in range(8)]
     irqs.append({"name": "IPI from vCPU 0 to APIC 0", "source": 0, "dest": 0})
     return scenario_from_dict({"kvm": {"kernel": "6.1"}, "vcpus": vcpus, "interrupts": irqs})
 
 
 class Session:
     """One main window, its application, and the waiting between actions."""
+
+    #: perf_counter() and thread_time() when the window last finished painting (see _watch_paints).
+    painted = (0.0, 0.0)
 
     def __init__(self, n: int) -> None:
         self.app: QApplication = create_application(["bench"], remember_settings=False)
@@ -122,12 +127,18 @@ class Session:
             self.blocked.append(longest * 1000)
 
     def timed(self, action: Callable[[], object], reruns: bool) -> tuple[float, float]:
-        """(wall ms, main-thread CPU ms) from the action to its repaint; then wait for what follows."""
+        """(wall ms, main-thread CPU ms) from the action to the end of its repaint; then wait for what follows.
+
+        Work that runs after the repaint in the same pass of the event loop (the sweep's timer, when
+        the action took longer than its 30 ms) does not count here; it shows in the longest loop pass.
+        """
         before = self.sweeps
+        Session.painted = (0.0, 0.0)
         t, cpu = time.perf_counter(), time.thread_time()
         action()
         self.paint()
-        ms, cpu_ms = (time.perf_counter() - t) * 1000, (time.thread_time() - cpu) * 1000
+        end, end_cpu = Session.painted if Session.painted[0] else (time.perf_counter(), time.thread_time())
+        ms, cpu_ms = (end - t) * 1000, (end_cpu - cpu) * 1000
         self.settle(sweep=reruns, since=before)
         return ms, cpu_ms
 
@@ -136,6 +147,22 @@ class Session:
         self.window.close()
         self.window.deleteLater()
         self.settle()
+
+
+def _watch_paints() -> None:
+    """Note when the window finishes painting: Qt paints every dirty widget inside the top level's UpdateRequest."""
+    original = MainWindow.event
+
+    def event(self: MainWindow, ev: QEvent) -> bool:
+        handled = original(self, ev)
+        if ev.type() == QEvent.Type.UpdateRequest:
+            Session.painted = (time.perf_counter(), time.thread_time())
+        return handled
+
+    MainWindow.event = event  # type: ignore[method-assign]
+
+
+_watch_paints()
 
 
 def measure(n: int, reps: int) -> dict[str, tuple[float, float]]:

@@ -21,6 +21,7 @@ broadcast quirk and xAPIC vCPUs through the missing 8-bit truncation).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from .routing import LOWEST, Route, mda_for
 from .scenario import APIC_BROADCAST, X2APIC_BROADCAST, Interrupt, KvmConfig, Vcpu
@@ -102,8 +103,9 @@ class Verdict:
 
     findings: tuple[Finding, ...] = ()
 
-    @property
+    @cached_property
     def severity(self) -> str:
+        """Worked out once: a 4096-vCPU sweep asks each of its thousands of rows several times."""
         worst = AGREE
         for f in self.findings:
             if SEVERITY_RANK[f.severity] > SEVERITY_RANK[worst]:

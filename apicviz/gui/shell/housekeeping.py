@@ -10,8 +10,8 @@ the interpreter lock and stalls the window.
 So the objects that live as long as the window are frozen once (a full
 collection never scans them again), automatic full collections are turned
 off, and one full collection runs when the user pauses: a moment after the
-last edit, or at the latest every :data:`MAX_INTERVAL_MS` while edits keep
-coming. Young-generation collections stay automatic; they are short.
+last edit, or, while edits keep coming, once every :data:`MAX_INTERVAL_MS`
+just after a sweep has been shown. Young-generation collections stay automatic; they are short.
 Nothing is skipped: reference counting frees almost everything at once, and
 the rare cycles are collected at the next pause.
 """
@@ -49,7 +49,11 @@ class IdleCollector(QObject):
         gc.set_threshold(YOUNG_THRESHOLD, middle, NO_AUTOMATIC_FULL)
 
     def activity(self, *_args: object) -> None:
-        """Something allocated a lot (an edit, a sweep): collect at the next pause."""
+        """An edit allocated a lot: collect at the next pause."""
+        self._timer.start()
+
+    def settled(self, *_args: object) -> None:
+        """The sweep of an edit is shown: the moment for an overdue collection, else wait for a pause."""
         if (time.monotonic() - self._last) * 1000 >= MAX_INTERVAL_MS:
             self.collect()
         else:
@@ -65,6 +69,7 @@ class IdleCollector(QObject):
 def install_idle_gc(controller: QObject) -> IdleCollector:
     """Collect garbage when the user pauses, not while the window answers an edit."""
     collector = IdleCollector(controller)
-    for signal in ("result_changed", "sweep_changed", "scenario_replaced"):
+    for signal in ("result_changed", "scenario_replaced"):
         getattr(controller, signal).connect(collector.activity)
+    controller.sweep_changed.connect(collector.settled)  # type: ignore[attr-defined]
     return collector

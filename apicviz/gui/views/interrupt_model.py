@@ -89,6 +89,9 @@ class InterruptTableModel(RowTableModel):
             ))
         self._cells = out
 
+    def row_results(self, row: int) -> RouteCells | None:
+        return self.route_cells(row)
+
     def route_cells(self, row: int) -> RouteCells | None:
         return self._cells[row] if 0 <= row < len(self._cells) else None
 

@@ -28,8 +28,8 @@ COLOURS = {
 }
 IGNORED_FG = QColor("#8a8a8a")
 _MISSING = object()
-#: After an edit the shown derived cells (row, column, role) are recomputed and compared, up to this many.
-RECHECK_CELLS = 3000
+#: After an edit the shown rows' results are compared, up to this many rows (then all repaint).
+RECHECK_ROWS = 200
 
 
 _ROLES = frozenset({
@@ -60,8 +60,8 @@ class RowTableModel(QAbstractTableModel):
         controller.scenario_replaced.connect(self._on_scenario_replaced)
         self._bold = QFont()
         self._bold.setBold(True)
-        #: (row, column, role) -> value; a repaint after an edit recomputes only what changed.
-        self._cache: dict[tuple[int, int, int], Any] = {}
+        #: row -> {(column, role): value}; a repaint after an edit recomputes only what changed.
+        self._cache: dict[int, dict[tuple[int, int], Any]] = {}
         self.modelAboutToBeReset.connect(self._cache.clear)
         self.rowsAboutToBeInserted.connect(self._cache.clear)
         self.rowsAboutToBeRemoved.connect(self._cache.clear)
@@ -120,10 +120,14 @@ class RowTableModel(QAbstractTableModel):
         # A painted cell is asked for ~10 roles; answer the unused ones before any work (big VMs repaint often).
         if role not in _ROLES:
             return None
-        key = (index.row(), index.column(), int(role))
-        cached = self._cache.get(key, _MISSING)
+        row = index.row()
+        cells = self._cache.get(row)
+        if cells is None:
+            cells = self._cache[row] = {}
+        key = (index.column(), int(role))
+        cached = cells.get(key, _MISSING)
         if cached is _MISSING:
-            cached = self._cache[key] = self._data(index, role)
+            cached = cells[key] = self._data(index, role)
         return cached
 
     def _data(self, index: Index, role: int) -> Any:
@@ -196,36 +200,44 @@ class RowTableModel(QAbstractTableModel):
 
     def _on_rows_changed(self, kind: str, first: int, last: int) -> None:
         if kind == self.kind:
-            for key in [k for k in self._cache if first <= k[0] <= last]:
-                del self._cache[key]
+            for row in range(first, last + 1):
+                self._cache.pop(row, None)
             self.dataChanged.emit(self.index(first, 0), self.index(last, len(self.columns) - 1))
 
-    def _on_result_changed(self, _results: object) -> None:
-        """New results: recompute the derived cells that were shown and repaint those that changed.
+    def row_results(self, row: int) -> Any:
+        """What the derived cells of ``row`` show, comparable before and after new results.
 
-        Cells never shown are computed when they are; so a 4096-vCPU edit costs
+        The default never compares equal, so every shown row repaints.
+        """
+        return object()
+
+    def _on_result_changed(self, _results: object) -> None:
+        """New results: repaint the shown rows whose derived cells changed.
+
+        Rows never shown are worked out when they are; so a 4096-vCPU edit costs
         what is on screen, and the table repaints only what the edit changed.
         """
-        self.refresh_results()
-        derived = set(self._derived_keys)
-        shown = [k for k in self._cache if k[1] in derived]
-        if len(shown) > RECHECK_CELLS:  # many rows seen since the last reset: start again from what is shown
-            for key in shown:
-                del self._cache[key]
+        if not self._derived_keys:
+            self.refresh_results()
+            return
+        shown = sorted(self._cache)
+        if len(shown) > RECHECK_ROWS:  # many rows seen since the last reset: start again from what is shown
+            self.refresh_results()
+            self._cache.clear()
             n = self.rowCount()
-            if n and self._derived_keys:
+            if n:
                 self.dataChanged.emit(self.index(0, min(self._derived_keys)), self.index(n - 1, len(self.columns) - 1))
             return
-        changed: set[tuple[int, int]] = set()
-        for key in shown:
-            row, col, role = key
-            old = self._cache.pop(key)
-            new = self._cache[key] = self._data(self.index(row, col), role)  # type: ignore[arg-type]
-            if not _same(old, new):
-                changed.add((row, col))
-        for row, col in sorted(changed):
-            index = self.index(row, col)
-            self.dataChanged.emit(index, index)
+        before = [self.row_results(row) for row in shown]
+        self.refresh_results()
+        changed = [row for row, old in zip(shown, before) if not _same(old, self.row_results(row))]
+        derived = self._derived_keys
+        first, last = min(derived), max(derived)
+        for row in changed:
+            cells = self._cache[row]
+            for key in [k for k in cells if k[0] in derived]:
+                del cells[key]
+            self.dataChanged.emit(self.index(row, first), self.index(row, last))
 
     def _on_scenario_replaced(self) -> None:
         self.beginResetModel()

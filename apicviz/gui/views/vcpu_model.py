@@ -105,6 +105,9 @@ class VcpuTableModel(RowTableModel):
         self._index = SlotIndex.build(self._ev)
         self._badges: dict[int, Badge] = {}
 
+    def row_results(self, row: int) -> Badge | None:
+        return self.badge(row)
+
     def badge(self, row: int) -> Badge | None:
         if not 0 <= row < len(self._ev.scenario.vcpus):
             return None
