@@ -180,7 +180,7 @@ def measure(n: int, reps: int) -> dict[str, tuple[float, float]]:
         out["undo"].append(s.timed(stack.undo, True))
         out["redo"].append(s.timed(stack.redo, True))
     tabs = (w.sweep_dock, w.compare_dock, w.step_dock, w.interrupt_dock)
-    for rep in range(reps):
+    for _ in range(reps):
         for dock in tabs:
             out["tab switch"].append(s.timed(dock.raise_, False))
     irq_view = w.interrupt_panel.view

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from hostile_inputs import CASES, largest_valid_scenario, run_case  # noqa: E402
+from hostile_inputs import CASES, largest_valid_scenario, run_case
 
 EVAL_CHILD = r"""
 import os, resource, sys, time

@@ -24,13 +24,13 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMainWindow, QSplitter  # noqa: E402
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QMainWindow, QSplitter
 
-from apicviz.gui.controller.controller import Controller  # noqa: E402
-from apicviz.gui.views.map_view import MapView  # noqa: E402
-from apicviz.gui.views.sweep_view import SweepView  # noqa: E402
-from apicviz.model import evaluate, scenario_from_dict  # noqa: E402
+from apicviz.gui.controller.controller import Controller
+from apicviz.gui.views.map_view import MapView
+from apicviz.gui.views.sweep_view import SweepView
+from apicviz.model import evaluate, scenario_from_dict
 
 REPEATS = 15
 

@@ -12,11 +12,11 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QCoreApplication, QEvent, Qt  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
 
-from apicviz.gui.shell.app import create_application, create_main_window  # noqa: E402
-from apicviz.gui.viewmodels.columns import column_index  # noqa: E402
-from apicviz.model import scenario_from_dict  # noqa: E402
+from apicviz.gui.shell.app import create_application, create_main_window
+from apicviz.gui.viewmodels.columns import column_index
+from apicviz.model import scenario_from_dict
 
 
 def scenario(n: int):

@@ -29,7 +29,7 @@ def run_main(capsys, *argv: str) -> Run:
 def run_cli(*argv: str, stdin: bytes | None = None) -> Run:
     """Run the installed ``apicviz import`` entry point as a user would."""
     proc = subprocess.run(
-        [str(APICVIZ), "import", *argv], input=stdin, capture_output=True, timeout=60,
+        [str(APICVIZ), "import", *argv], input=stdin, capture_output=True, timeout=60, check=False,
     )
     return Run(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
 

@@ -7,6 +7,7 @@ Tests that need QEMU call :func:`require_qemu` (a skip with the reason where
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -89,7 +90,8 @@ def qemu_vm(*args: str, limit: float = 120, hmp: bool = False, paused: bool = Tr
            "-qmp", f"unix:{sock},server=on,wait=off"]
     if hsock:
         cmd += ["-monitor", f"unix:{hsock},server=on,wait=off"]
-    errlog = open(workdir / "stderr.txt", "w")  # a file, so a chatty QEMU never blocks on a full pipe
+    # A file, so a chatty QEMU never blocks on a full pipe; closed when the VM is stopped.
+    errlog = open(workdir / "stderr.txt", "w")  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errlog, text=True)
     watchdog = threading.Timer(limit, proc.kill)
     watchdog.daemon = True
@@ -130,9 +132,7 @@ def _wait_listening(path: str, deadline: float) -> None:
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.kill()
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):  # a QEMU that ignores SIGKILL
         proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:  # pragma: no cover - a QEMU that ignores SIGKILL
-        pass
     if proc.stderr:
         proc.stderr.close()

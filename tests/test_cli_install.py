@@ -103,4 +103,5 @@ def test_install_desktop_puts_entry_and_icon_under_xdg_data_home_and_removes_the
 
     proc = run("install-desktop", "--remove", env=env)
     assert proc.returncode == 0, proc.stderr
-    assert not desktop.exists() and not icon.exists()
+    assert not desktop.exists()
+    assert not icon.exists()

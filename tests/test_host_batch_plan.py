@@ -20,7 +20,8 @@ def test_distinct_vectors_share_a_batch_and_lowest_keeps_its_vector() -> None:
 def test_fixed_messages_take_a_free_vector_instead_of_a_new_batch() -> None:
     batches, sent = plan([m(vector=0x30) for _ in range(10)], False)
     assert len(batches) == 1
-    assert len({s.vector for s in sent}) == 10 and sent[0].vector == 0x30
+    assert len({s.vector for s in sent}) == 10
+    assert sent[0].vector == 0x30
     low, _ = plan([m(vector=3) for _ in range(3)], False)  # vectors below 0x20 are sent as written
     assert len(low) == 3
 
@@ -29,7 +30,8 @@ def test_one_nmi_per_batch_and_init_closes_its_batch() -> None:
     batches, _ = plan([m("nmi"), m("nmi"), m("init"), m(vector=0x40)], False)
     assert all(sum(1 for i in b if i in (0, 1)) <= 1 for b in batches)
     closing = next(b for b in batches if 2 in b)
-    assert closing[-1] == 2 and 3 not in closing
+    assert closing[-1] == 2
+    assert 3 not in closing
 
 
 def test_stub_init_goes_alone_and_arb_prio_makes_lowest_alone() -> None:

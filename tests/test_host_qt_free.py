@@ -22,7 +22,7 @@ def test_host_package_has_its_modules() -> None:
     assert {f"apicviz.host.{m}" for m in expected} <= set(_host_modules())
 
 
-@pytest.mark.parametrize("module", _host_modules() + ["apicviz.cli.probe_cmd"])
+@pytest.mark.parametrize("module", [*_host_modules(), "apicviz.cli.probe_cmd"])
 def test_host_module_imports_no_qt(module: str) -> None:
     code = (
         "import importlib, sys\n"

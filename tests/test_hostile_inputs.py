@@ -11,9 +11,9 @@ import subprocess
 import sys
 
 import pytest
+from hostile_inputs import CASES, largest_valid_scenario, run_case
 
 from apicviz.model.errors import MAX_FIELD, MAX_MESSAGE
-from hostile_inputs import CASES, largest_valid_scenario, run_case
 
 PEAK_MB = 300
 EVAL_PEAK_MB = 1024

@@ -42,7 +42,8 @@ def test_kvm_capture_warns_for_every_vcpu_that_could_be_x2apic() -> None:
     warned = ambiguous(result)
     assert [w.split("(")[1].split(")")[0] for w in warned] == [
         "CPU 0, vCPU 0x0", "CPU 1, vCPU 0x1", "CPU 2, vCPU 0x2", "CPU 5, vCPU 0x6"]
-    assert "LDR 0x0 is a possible xAPIC logical ID" in warned[-1] and "give --mode" in warned[-1]
+    assert "LDR 0x0 is a possible xAPIC logical ID" in warned[-1]
+    assert "give --mode" in warned[-1]
     # APIC 4 (cluster 0x21) and APIC 5 (0x10, not 1 << 5) can only be xAPIC: no warning for them
     assert all("vCPU 0x4" not in w and "vCPU 0x5" not in w for w in warned)
     assert not ambiguous(load("info_lapic_qmp_kvm_crlf.txt", ids=IDS, modes=["xapic"]))
@@ -61,7 +62,8 @@ def test_tcg_capture_is_xapic_where_the_dump_shows_it() -> None:
 
 def test_raw_hmp_session_with_escape_sequences() -> None:
     text = (DATA / "info_lapic_hmp_socket_session.txt").read_text(encoding="utf-8")
-    assert "\x1b[K" in text and "\x1b[D" in text
+    assert "\x1b[K" in text
+    assert "\x1b[D" in text
     result = import_info_lapic(text, None, None, "session.txt")
     vcpus = result.scenario.vcpus
     # "info lapic 0", "cpu 2" + "info lapic", "info lapic 5", "info lapic 6": prompts give APIC IDs 0, 5, 6

@@ -1,6 +1,8 @@
 """``apicviz import qemu-info-lapic``: the text of QEMU's HMP ``info lapic``."""
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -77,7 +79,8 @@ def test_four_cpus_with_prompts() -> None:
     assert all(v.dfr == DFR_CLUSTER for v in vcpus)
     assert "info lapic N" in result.warnings[0]
     ev = evaluate(result.scenario)
-    assert ev.result.map is not None and ev.result.map.logical_mode == "cluster"
+    assert ev.result.map is not None
+    assert ev.result.map.logical_mode == "cluster"
 
 
 def test_qemu_2_7_format_without_current_count() -> None:
@@ -130,7 +133,8 @@ def test_ids_and_modes_given() -> None:
 
 def test_only_ids_given_still_warns_about_the_mode() -> None:
     result = load("info_lapic_one_cpu.txt", ids=[7])
-    assert "does not show the APIC mode" in result.warnings[0] and "--mode" in result.warnings[0]
+    assert "does not show the APIC mode" in result.warnings[0]
+    assert "--mode" in result.warnings[0]
 
 
 def test_id_and_mode_counts_must_match() -> None:
@@ -195,7 +199,7 @@ def test_default_ids_that_collide_are_an_error() -> None:
 
 # --- malformed input -------------------------------------------------------------
 
-@pytest.mark.parametrize("name, message", [
+@pytest.mark.parametrize(("name", "message"), [
     ("info_bad_hex.txt", "info_bad_hex.txt: line 10: SPIV value '0xzz' is not hex"),
     ("info_missing_header.txt", "line 8: SPIV line outside a dump: the header 'dumping local APIC state for CPU N'"),
     ("info_truncated.txt", "line 1: the dump of CPU 0 ends with the file, without its 'APR"),
@@ -251,7 +255,7 @@ def test_spiv_line_without_a_value() -> None:
 
 @pytest.mark.parametrize("index", ["x", "\u0663", "-1", "0x3"])
 def test_cpu_index_not_a_number(index: str) -> None:
-    with pytest.raises(ScenarioError, match="line 1: CPU index .* is not a decimal number"):
+    with pytest.raises(ScenarioError, match=r"line 1: CPU index .* is not a decimal number"):
         import_info_lapic(DUMP_CPU3.replace("CPU 3 ", f"CPU {index}"), None, None, "t")
 
 
@@ -275,10 +279,8 @@ def test_more_dumps_than_kvm_max_vcpus() -> None:
 @FUZZ
 @given(st.text(max_size=2000))
 def test_fuzz_any_text(text: str) -> None:
-    try:
+    with contextlib.suppress(ScenarioError):
         import_info_lapic(text, None, None, "fuzz.txt")
-    except ScenarioError:
-        pass
 
 
 LINES = DUMP_CPU3.split("\n")
@@ -304,7 +306,7 @@ def test_fuzz_shuffled_dump_lines(lines: list[str]) -> None:
 def test_fuzz_damaged_dump(data) -> None:
     """A real dump with one line replaced: it imports or fails with a line number, nothing else."""
     index = data.draw(st.integers(0, len(LINES) - 1))
-    damaged = LINES[:index] + [data.draw(st.text(max_size=40))] + LINES[index + 1:]
+    damaged = [*LINES[:index], data.draw(st.text(max_size=40)), *LINES[index + 1:]]
     try:
         import_info_lapic("\n".join(damaged), None, None, "fuzz.txt")
     except ScenarioError as exc:
@@ -321,7 +323,8 @@ def test_cli_writes_a_loadable_scenario(tmp_path, capsys) -> None:
     scenario = load_scenario(out)
     assert scenario.title == "Imported from info_lapic_four_cpus.txt (4 vCPUs)"
     assert [v.id for v in scenario.vcpus] == [0, 2, 4, 6]
-    assert scenario.kvm.kernel == "5.15" and scenario.kvm.use_32bit_ids
+    assert scenario.kvm.kernel == "5.15"
+    assert scenario.kvm.use_32bit_ids
     assert "does not show the APIC mode" not in run.err
 
 
@@ -341,7 +344,8 @@ def test_cli_broken_samples_exit_1_without_output(tmp_path, capsys, name: str) -
     out = tmp_path / "o.json"
     run = run_main(capsys, "qemu-info-lapic", str(DATA / name), "-o", str(out))
     assert run.status == 1
-    assert run.err.startswith("apicviz import: error: " + name) and "Traceback" not in run.err
+    assert run.err.startswith("apicviz import: error: " + name)
+    assert "Traceback" not in run.err
     assert only_files(tmp_path) == []
 
 
@@ -350,7 +354,7 @@ def test_cli_utf16_names_the_byte(tmp_path, capsys) -> None:
     assert "info_utf16.txt: byte 0: not UTF-8 text (byte 0xff)" in run.err
 
 
-@pytest.mark.parametrize("argv, fragment", [
+@pytest.mark.parametrize(("argv", "fragment"), [
     (["--mode", "x3apic"], "--mode[0]"),
     (["--mode", "xapic,,x2apic"], "--mode[1]"),
     (["--ids", "-1"], "--ids[0]"),
@@ -359,7 +363,8 @@ def test_cli_utf16_names_the_byte(tmp_path, capsys) -> None:
 def test_cli_bad_options_exit_2(tmp_path, capsys, argv, fragment) -> None:
     run = run_main(capsys, "qemu-info-lapic", str(DATA / "info_lapic_one_cpu.txt"), "-o",
                    str(tmp_path / "o.json"), *argv)
-    assert run.status == 2 and fragment in run.err
+    assert run.status == 2
+    assert fragment in run.err
 
 
 def test_cli_takes_one_file(tmp_path, capsys) -> None:
@@ -373,4 +378,6 @@ def test_installed_entry_point_reads_stdin(tmp_path) -> None:
     assert run.status == 0, run.err
     assert load_scenario(out).title == "Imported from <stdin> (1 vCPU)"
     run = run_cli("qemu-info-lapic", str(DATA / "info_binary_junk.bin"), "-o", str(out))
-    assert run.status == 1 and "not UTF-8 text" in run.err and "Traceback" not in run.err
+    assert run.status == 1
+    assert "not UTF-8 text" in run.err
+    assert "Traceback" not in run.err

@@ -28,15 +28,19 @@ def test_smp_six_vcpus_two_sockets() -> None:
     assert ids(result) == [0, 1, 2, 4, 5, 6]
     assert {v.apic for v in result.scenario.vcpus} == {"xapic"}
     assert [v.xapic_id for v in result.scenario.vcpus] == [0, 1, 2, 4, 5, 6]
-    assert not result.scenario.kvm.use_32bit_ids and not result.scenario.kvm.disable_broadcast_quirk
+    assert not result.scenario.kvm.use_32bit_ids
+    assert not result.scenario.kvm.disable_broadcast_quirk
     assert "-smp 6,sockets=2,cores=3,threads=1" in result.scenario.notes
 
 
 def test_smp_big_vm_defaults_to_x2apic_with_both_flags() -> None:
     result = import_qemu_smp("288,sockets=2,cores=72,threads=2")
-    assert len(ids(result)) == 288 and ids(result)[144] == 256 and ids(result)[-1] == 399
+    assert len(ids(result)) == 288
+    assert ids(result)[144] == 256
+    assert ids(result)[-1] == 399
     assert {v.apic for v in result.scenario.vcpus} == {"x2apic"}
-    assert result.scenario.kvm.use_32bit_ids and result.scenario.kvm.disable_broadcast_quirk
+    assert result.scenario.kvm.use_32bit_ids
+    assert result.scenario.kvm.disable_broadcast_quirk
     assert evaluate(result.scenario).to_json()["map"]["status"] == "optimized"
 
 
@@ -51,7 +55,8 @@ def test_smp_hotplug_slots() -> None:
     assert ids(import_qemu_smp("2,maxcpus=4,sockets=2,cores=2")) == [0, 1]
     assert ids(import_qemu_smp("2,maxcpus=4,sockets=2,cores=2", all_slots=True)) == [0, 1, 2, 3]
     result = import_qemu_smp("2,maxcpus=256")  # only two vCPUs, but the slots reach APIC ID 0xff
-    assert ids(result) == [0, 1] and result.scenario.kvm.use_32bit_ids
+    assert ids(result) == [0, 1]
+    assert result.scenario.kvm.use_32bit_ids
     assert "APIC ID, 0xff, is 0xff or more" in result.scenario.notes
 
 
@@ -65,11 +70,14 @@ def test_cli_qemu_smp_writes_atomically(tmp_path: Path, capsys) -> None:
     assert run.status == 0, run.err
     scenario = load_scenario(out)
     assert [v.id for v in scenario.vcpus] == [0, 1, 2, 4, 5, 6]
-    assert {v.apic for v in scenario.vcpus} == {"x2apic"} and scenario.kvm.kernel == "6.1"
+    assert {v.apic for v in scenario.vcpus} == {"x2apic"}
+    assert scenario.kvm.kernel == "6.1"
     before = only_files(tmp_path)
     bad = run_main(capsys, "qemu-smp", "5,sockets=2", "-o", str(tmp_path / "bad.json"))
-    assert bad.status == 1 and "product of the levels must match maxcpus" in bad.err
-    assert "Traceback" not in bad.err and only_files(tmp_path) == before
+    assert bad.status == 1
+    assert "product of the levels must match maxcpus" in bad.err
+    assert "Traceback" not in bad.err
+    assert only_files(tmp_path) == before
     usage = run_main(capsys, "qemu-smp", "4", "-o", str(out), "--xapic", "--x2apic")
     assert usage.status == 2
 
@@ -95,7 +103,8 @@ def test_libvirt_order_decides_creation_order() -> None:
 def test_libvirt_iommu_eim_sets_both_flags() -> None:
     result = import_libvirt_domain((LIBVIRT / "big_iommu_eim.xml").read_bytes(), None, "big.xml")
     assert ids(result) == list(range(16))
-    assert result.scenario.kvm.use_32bit_ids and result.scenario.kvm.disable_broadcast_quirk
+    assert result.scenario.kvm.use_32bit_ids
+    assert result.scenario.kvm.disable_broadcast_quirk
     assert "intel IOMMU with eim='on'" in result.scenario.notes
     assert {v.apic for v in result.scenario.vcpus} == {"xapic"}
 
@@ -114,21 +123,21 @@ def test_libvirt_refuses_doctypes(name: str) -> None:
         import_libvirt_domain((LIBVIRT / name).read_bytes(), None, name)
 
 
-@pytest.mark.parametrize("xml, message", [
+@pytest.mark.parametrize(("xml", "message"), [
     ("<domain type='kvm'><vcpu>two</vcpu></domain>", "expected a whole number"),
     ("<domain type='kvm'></domain>", "no <vcpu> element"),
     ("<domain type='kvm'><vcpu current='3'>2</vcpu></domain>", "out of range; allowed 1..2"),
     ("<domain type='kvm'><vcpu>4</vcpu><cpu><topology sockets='2' cores='3' threads='1'/></cpu></domain>",
      "sockets\\*dies\\*cores\\*threads = 6, but <vcpu> is 4"),
-    ("<domain type='kvm'><vcpu>4</vcpu><cpu><topology sockets='2' clusters='2' cores='1' threads='1'/></cpu>"
-     "</domain>", "no clusters"),
-    ("<domain type='kvm'><vcpu current='1'>2</vcpu><vcpus><vcpu id='0' enabled='yes' hotpluggable='yes' order='1'/>"
-     "<vcpu id='1' enabled='no' hotpluggable='yes'/></vcpus></domain>", "QEMU needs vCPU 0 at boot"),
-    ("<domain type='kvm'><vcpu current='2'>3</vcpu><vcpus><vcpu id='0' enabled='yes' hotpluggable='no'/>"
-     "<vcpu id='1' enabled='no' hotpluggable='yes'/><vcpu id='2' enabled='yes' hotpluggable='no'/></vcpus></domain>",
+    (("<domain type='kvm'><vcpu>4</vcpu><cpu><topology sockets='2' clusters='2' cores='1' threads='1'/></cpu>"
+     "</domain>"), "no clusters"),
+    (("<domain type='kvm'><vcpu current='1'>2</vcpu><vcpus><vcpu id='0' enabled='yes' hotpluggable='yes' order='1'/>"
+     "<vcpu id='1' enabled='no' hotpluggable='yes'/></vcpus></domain>"), "QEMU needs vCPU 0 at boot"),
+    (("<domain type='kvm'><vcpu current='2'>3</vcpu><vcpus><vcpu id='0' enabled='yes' hotpluggable='no'/>"
+     "<vcpu id='1' enabled='no' hotpluggable='yes'/><vcpu id='2' enabled='yes' hotpluggable='no'/></vcpus></domain>"),
      "must be 0..1"),
-    ("<domain type='kvm'><vcpu current='2'>2</vcpu><vcpus><vcpu id='0' enabled='yes' order='1'/>"
-     "<vcpu id='1' enabled='yes' hotpluggable='yes'/></vcpus></domain>", "order is given for some"),
+    (("<domain type='kvm'><vcpu current='2'>2</vcpu><vcpus><vcpu id='0' enabled='yes' order='1'/>"
+     "<vcpu id='1' enabled='yes' hotpluggable='yes'/></vcpus></domain>"), "order is given for some"),
     ("<domain type='kvm'><vcpu>2</vcpu><vcpus><vcpu id='0' enabled='yes'/></vcpus></domain>", "missing ids \\[1\\]"),
     ("<domain type='kvm'><vcpu>2</vcpu><vcpus><vcpu id='0' enabled='maybe'/></vcpus></domain>", "use 'yes' or 'no'"),
     ("<domain><vcpu>2</vcpu>", "not well-formed XML"),
@@ -151,7 +160,9 @@ def test_cli_libvirt(tmp_path: Path, capsys) -> None:
     assert run.status == 0, run.err
     assert [v.id for v in load_scenario(out).vcpus] == [0, 1, 5, 2]
     bad = run_main(capsys, "libvirt", str(LIBVIRT / "entity_bomb.xml"), "-o", str(tmp_path / "x.json"))
-    assert bad.status == 1 and "DOCTYPE" in bad.err and not (tmp_path / "x.json").exists()
+    assert bad.status == 1
+    assert "DOCTYPE" in bad.err
+    assert not (tmp_path / "x.json").exists()
 
 
 def test_libvirt_order_matches_a_live_qemu() -> None:

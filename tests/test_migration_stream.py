@@ -54,7 +54,7 @@ def stream(apics: list[tuple[int, bytes]], page: bytes = bytes(PAGE), footer: bo
         out += b"\x04" + be32(sid) + idstr("apic") + be32(instance) + be32(3) + body
         out += (b"\x7e" + be32(sid)) if footer else b""
         devices.append({"name": "apic", "instance_id": instance, "vmsd_name": "apic", "version": 3,
-                        "fields": [{"name": k, "type": "uint8" if s == 1 else "uint32", "size": s if s <= 4 else 4,
+                        "fields": [{"name": k, "type": "uint8" if s == 1 else "uint32", "size": min(s, 4),
                                     **({"array_len": s // 4} if s > 4 else {})} for k, s in APIC_FIELDS]})
     out += b"\x00"
     desc = json.dumps({"page_size": PAGE, "devices": devices}).encode()
@@ -96,7 +96,7 @@ def test_truncated_streams(tmp_path: Path, cut: int) -> None:
     data = stream(TWO)
     desc_at = data.rfind(b'{"page_size"') - 5
     broken = data[:cut] + data[desc_at:] if cut > 0 else data[:desc_at + cut] + data[desc_at:]
-    with pytest.raises(ScenarioError, match="ends early|truncated|does not|unknown|missing"):
+    with pytest.raises(ScenarioError, match=r"ends early|truncated|does not|unknown|missing"):
         read_apic_sections(write(tmp_path, broken))
 
 

@@ -547,13 +547,14 @@ def test_route_invariants(sc):
     order = {v.id: n for n, v in enumerate(sc.vcpus)}
     enabled = {v.id for v in sc.vcpus if v.sw_enabled}
     present = present_ids(sc)
-    for irq, r in zip(sc.interrupts, ev["interrupts"]):
+    for irq, r in zip(sc.interrupts, ev["interrupts"], strict=True):
         targets, hardware = r["targets"], r["hardware_targets"]
         for key in ("targets", "accepted", "slow_path_targets", "hardware_targets", "dropped", "extra"):
             assert set(r[key]) <= present
             assert [order[i] for i in r[key]] == sorted({order[i] for i in r[key]})
         if irq.shorthand == "self":
-            assert r["path"] == "fast" and targets == [irq.source]
+            assert r["path"] == "fast"
+            assert targets == [irq.source]
         elif irq.shorthand != "none" or ev["map"]["status"] == "none":
             assert r["path"] == "slow"
         if r["path"] == "slow":
@@ -569,7 +570,7 @@ def test_route_invariants(sc):
         if irq.delivery == "lowest":
             assert set(hardware) <= enabled
             assert r["dropped"] == (hardware if not targets else [])
-            assert len(r["slow_path_targets"]) <= 1 or irq.dest_mode == "physical" and irq.dest == 0xFF
+            assert len(r["slow_path_targets"]) <= 1 or (irq.dest_mode == "physical" and irq.dest == 0xFF)
         else:
             assert r["dropped"] == [h for h in hardware if h not in targets]
         assert r["extra"] == [t for t in targets if t not in hardware]
@@ -767,7 +768,9 @@ def check_sweep(sc: Scenario, extra_dests: list[int], limit_to_top: bool) -> Non
                     assert route_key(explicit[key].route) == route_key(row.route)
                 explicit[key] = row
             else:
-                assert row.dest_mode == "physical" and row.dest > 0xFF and row.dest & 0xFF == row.residue
+                assert row.dest_mode == "physical"
+                assert row.dest > 0xFF
+                assert row.dest & 0xFF == row.residue
                 assert s != "ipi-xapic"  # 8-bit senders cannot reach a destination above 0xff
                 assert (row.residue, s) not in classes
                 classes[(row.residue, s)] = row
@@ -846,9 +849,10 @@ def test_destinations_above_the_largest_id(sc, offset):
         return
     for delivery in ("fixed", "nmi"):
         irq = Interrupt(dest_mode="physical", delivery=delivery)
-        for src in [None] + [i for i, v in present if v.apic == "x2apic"][:1]:
+        for src in [None, *[i for i, v in present if v.apic == "x2apic"][:1]]:
             r = ev.router.route_dest(irq, dest, src)
-            assert r.targets == [] and r.slow_path_targets == []
+            assert r.targets == []
+            assert r.slow_path_targets == []
             assert r.path == ("fast" if ev.result.map is not None else "slow")
             low = dest & 0xFF
             assert r.hardware_targets == [i for i, v in present if v.apic == "xapic" and low in (0xFF, v.xapic_id)]

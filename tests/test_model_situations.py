@@ -86,7 +86,8 @@ def assert_no_map(ev: dict) -> None:
     """FORMAT.md: with status "none" only status and a reason in words are present."""
     assert ev["map"]["status"] == "none"
     assert set(ev["map"]) == {"status", "reason"}
-    assert isinstance(ev["map"]["reason"], str) and ev["map"]["reason"].strip()
+    assert isinstance(ev["map"]["reason"], str)
+    assert ev["map"]["reason"].strip()
 
 
 # ----- aliased xAPIC IDs (section 3.1 step 4.1, 3.2 step 3.3; section 7 example A) ---------------
@@ -217,7 +218,7 @@ def test_hotplug_0x123_upstream_8bit_ids():
     assert ev["interrupts"] == [only_hack, both, both, both]
 
 
-@pytest.mark.parametrize("kernel,use_32bit_ids", [("6.1", False), ("upstream", True)])
+@pytest.mark.parametrize(("kernel", "use_32bit_ids"), [("6.1", False), ("upstream", True)])
 def test_hotplug_creation_order_decides_who_owns_the_xapic_slot(kernel, use_32bit_ids):
     """Creation order matters (FORMAT.md "vcpus"): created first, vCPU 0x123 takes phys_map[0x23] too.
 
@@ -316,7 +317,8 @@ def test_huge_id_fails_allocation_without_allocating(kernel):
     assert_no_map(ev)
     expected = ["logical_id_aliased", "physical_id_aliased"] if kernel == "upstream" else []
     assert ev["apicv_inhibits"] == expected
-    assert len(ev["warnings"]) == 1 and "KVM_MAX_VCPU_IDS" in ev["warnings"][0]
+    assert len(ev["warnings"]) == 1
+    assert "KVM_MAX_VCPU_IDS" in ev["warnings"][0]
     assert ev["interrupts"] == [route("slow", [big], [big], [big], [big]), route("slow", [0], [0], [0], [0])]
 
 
@@ -365,7 +367,8 @@ def test_hardware_disabled_vcpu_does_not_size_the_map(kernel):
     """max_apic_id counts present vCPUs only (3.1 step 1); a disabled APIC is in no loop (section 2)."""
     vcpus = [{"id": 0}, {"id": "0xFFFFFFFE", "apic": "disabled"}]
     ev = run(kernel, vcpus, [msi(0xFFFFFFFE)], use_32bit_ids=True)
-    assert ev["map"]["status"] == "optimized" and ev["map"]["max_apic_id"] == 255
+    assert ev["map"]["status"] == "optimized"
+    assert ev["map"]["max_apic_id"] == 255
     # 0xFFFFFFFE > max_apic_id: the fast path drops it (8.1); nobody present has that ID anyway.
     assert ev["interrupts"] == [route("fast", [], [], [], [])]
 
@@ -420,7 +423,7 @@ def test_x2apic_logical_reaches_xapic_vcpu_in_phys_map(kernel):
     assert ev["interrupts"] == [route("fast", [0, 1], [0, 1], [0], [0], extra=[1])]
 
 
-@pytest.mark.parametrize("kernel,mode,path", [("5.2", "disabled", "slow"), ("6.1", "x2apic", "fast"),
+@pytest.mark.parametrize(("kernel", "mode", "path"), [("5.2", "disabled", "slow"), ("6.1", "x2apic", "fast"),
                                               ("upstream", "x2apic", "fast")])
 def test_sw_disabled_flat_vcpu_next_to_x2apic(kernel, mode, path):
     """4.11-5.2 counts a software-disabled flat vCPU's mode (mixed -> disabled); 5.3+ ignores it (3.1 step 4.2).
@@ -659,7 +662,7 @@ def test_vector_hashing_picks_sw_disabled_vcpu_before_5_3(kernel):
     ]
 
 
-@pytest.mark.parametrize("kernel,fast", [("5.2", 1), ("6.1", 2), ("upstream", 2)])
+@pytest.mark.parametrize(("kernel", "fast"), [("5.2", 1), ("6.1", 2), ("upstream", 2)])
 def test_lowest_priority_without_vector_hashing_uses_arb_prio(kernel, fast):
     """vector_hashing off: smallest arb_prio among occupied slots (4.3) / enabled matches (section 5).
 
@@ -813,7 +816,7 @@ def test_all_sw_disabled_6_3(kernel):
     ]
 
 
-@pytest.mark.parametrize("kernel,mode,path", [("6.1", "none", "slow"), ("upstream", "sw_disabled", "fast")])
+@pytest.mark.parametrize(("kernel", "mode", "path"), [("6.1", "none", "slow"), ("upstream", "sw_disabled", "fast")])
 def test_no_logical_ids_at_all(kernel, mode, path):
     """Logical ID 0 everywhere: no flag, mode "none" and the slow path before 6.3 (3.1 step 5, 4.2); from 6.3
     an LDR of 0 is skipped, the mode stays "sw_disabled" and the fast path handles and drops (3.2, 4.2).
@@ -867,7 +870,8 @@ def test_ldr_wrap_old_kernels(kernel):
     """
     ev = run(kernel, WRAP, WRAP_IRQS)
     assert ev["map"] == optimized(BIG, {0: BIG, BIG: BIG}, "x2apic")
-    assert len(ev["warnings"]) == 1 and "KVM_MAX_VCPU_IDS" in ev["warnings"][0]
+    assert len(ev["warnings"]) == 1
+    assert "KVM_MAX_VCPU_IDS" in ev["warnings"][0]
     assert ev["interrupts"] == [
         route("fast", [BIG], [BIG], [0], [0], dropped=[0], extra=[BIG]),
         route("fast", [BIG], [BIG], [0, BIG], [0, BIG], dropped=[0]),
@@ -901,7 +905,8 @@ def test_ldr_wrap_created_first_is_overwritten(kernel):
 
 @pytest.mark.parametrize("kernel", ALL)
 def test_dfr_neither_flat_nor_cluster(kernel):
-    """8.12: the map builder treats DFR 0x12345678 as cluster (vCPU 0 -> cluster 1 bit 0); the slow path matches nothing.
+    """8.12: the map builder treats DFR 0x12345678 as cluster (vCPU 0 -> cluster 1 bit 0);
+    the slow path matches nothing.
 
     Logical 0x13 reaches both on the fast path, only vCPU 1 on the slow path
     and in hardware (a DFR that is neither matches nothing): vCPU 0 is extra.

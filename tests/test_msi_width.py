@@ -42,7 +42,9 @@ def test_one_vcpu_vm_with_32bit_ids_shows_only_the_broadcast_quirk(kernel, apic)
     assert sorted((r.dest_mode, r.dest, r.senders) for r in rows) == [("logical", U32, (MSI,)),
                                                                        ("physical", U32, (MSI,))]
     for r in rows:
-        assert r.route.targets == [] and r.route.hardware_targets == [0] and r.route.dropped == [0]
+        assert r.route.targets == []
+        assert r.route.hardware_targets == [0]
+        assert r.route.dropped == [0]
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
@@ -60,7 +62,7 @@ def test_xapic_only_vm_sweeps_8_bits_without_32bit_ids(kernel):
     assert all(set(r.senders) <= {MSI, IPI_XAPIC} for r in rows)
 
 
-@pytest.mark.parametrize("kernel", ("5.2", "6.1"))  # 32-bit IDs change nothing before 6.3 (8.17)
+@pytest.mark.parametrize("kernel", ["5.2", "6.1"])  # 32-bit IDs change nothing before 6.3 (8.17)
 def test_32bit_msis_bring_back_the_wide_rows(kernel):
     """xAPIC vCPU 0 and x2APIC vCPU 0x300, 32-bit IDs on: an MSI to an unnamed ID 0x100..0x2ff with low byte 0
     reaches vCPU 0 in hardware (it sees 8 bits) but nobody through KVM (no such x2APIC ID; no truncation for
@@ -70,7 +72,8 @@ def test_32bit_msis_bring_back_the_wide_rows(kernel):
     wide = sweep(evaluate(Scenario(kvm=KvmConfig(kernel=kernel, use_32bit_ids=True), vcpus=vcpus))).rows
     narrow = sweep(evaluate(Scenario(kvm=KvmConfig(kernel=kernel), vcpus=vcpus))).rows
     wide_msi = [r for r in wide if r.dest > 0xFF and MSI in r.senders]
-    assert wide_msi and any(r.count > 1 and r.residue == 0 for r in wide_msi)
+    assert wide_msi
+    assert any(r.count > 1 and r.residue == 0 for r in wide_msi)
     assert [r for r in narrow if r.dest > 0xFF and MSI in r.senders] == []
     assert any(r.dest > 0xFF and r.senders == (IPI_X2APIC,) for r in narrow)
 
@@ -83,7 +86,8 @@ def test_turning_32bit_ids_off_breaks_a_wide_msi():
     sc.kvm.use_32bit_ids = False
     with pytest.raises(ScenarioError) as info:
         check_scenario(sc)
-    assert info.value.field == "interrupts[1].dest" and "use_32bit_ids" in str(info.value)
+    assert info.value.field == "interrupts[1].dest"
+    assert "use_32bit_ids" in str(info.value)
 
 
 def test_compare_refuses_a_side_that_cannot_send_the_msi():
@@ -91,7 +95,7 @@ def test_compare_refuses_a_side_that_cannot_send_the_msi():
                   interrupts=[Interrupt(dest=0x123)])
     ok = compare(sc, sc.kvm, KvmConfig(kernel="upstream", use_32bit_ids=True))
     assert ok.label_b.startswith("upstream")
-    with pytest.raises(ScenarioError, match="interrupts\\[0\\].dest"):
+    with pytest.raises(ScenarioError, match=r"interrupts\[0\]\.dest"):
         compare(sc, sc.kvm, KvmConfig(kernel="upstream"))
 
 
@@ -105,4 +109,6 @@ def test_diff_command_names_the_rule(tmp_path, capsys):
     save_scenario(sc, path)
     assert main(["diff", str(path), "--against-set", "use_32bit_ids=false"]) == 1
     err = capsys.readouterr().err
-    assert "interrupts[0].dest" in err and "32-bit IDs" in err and "Traceback" not in err
+    assert "interrupts[0].dest" in err
+    assert "32-bit IDs" in err
+    assert "Traceback" not in err

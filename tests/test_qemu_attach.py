@@ -92,10 +92,13 @@ def test_attach_paused_vm() -> None:
     assert [v.id for v in s.vcpus] == [0, 1, 2, 4, 5, 6]
     assert all(v.apic == "xapic" and not v.sw_enabled and v.xapic_id == v.id and v.logical_id == 0
                and v.dfr == DFR_FLAT for v in s.vcpus)  # the reset state: SPIV 0xff, LDR 0, DFR flat
-    assert not s.kvm.use_32bit_ids and s.kvm.kernel == "upstream"
+    assert not s.kvm.use_32bit_ids
+    assert s.kvm.kernel == "upstream"
     assert s.title == "QEMU 'paused6' attached (6 vCPUs)"
     assert "QEMU 7." in s.notes or "QEMU " in s.notes
-    assert vm.qmp in s.notes and " UTC" in s.notes and "TCG" in s.notes
+    assert vm.qmp in s.notes
+    assert " UTC" in s.notes
+    assert "TCG" in s.notes
     assert "the CPU model has no x2APIC" in s.notes  # TCG: the mode is certain without migration
     assert not any("assumed xAPIC" in w for w in result.warnings)
 
@@ -145,15 +148,17 @@ def test_attach_guest_kvm_x2apic_mode_needs_migration() -> None:
         inferred = attach(vm.qmp)
         migrated = attach(vm.qmp, mode_from_migration=True)
         after = status(vm)
-    assert after["status"] == "running" and after["running"] is True
+    assert after["status"] == "running"
+    assert after["running"] is True
     assert seen(migrated) == expected(setups, [0, 1, 2, 4, 5, 6], x2apic={6})
     # Without the stream vCPU 6 looks like an xAPIC vCPU with LDR 0: said plainly, per vCPU.
     assert [v.apic for v in inferred.scenario.vcpus] == ["xapic"] * 6
     warned = [w for w in inferred.warnings if "mode assumed xAPIC" in w]
-    assert any(w.startswith("vCPU 0x6:") for w in warned) and not any(w.startswith("vCPU 0x5:") for w in warned)
+    assert any(w.startswith("vCPU 0x6:") for w in warned)
+    assert not any(w.startswith("vCPU 0x5:") for w in warned)
     assert "vCPU 0x5: xAPIC: the lapic id reads the xAPIC ID register" in inferred.scenario.notes
-    assert inferred.scenario.kvm.kernel != "upstream" or True  # the host's kernel, whatever it is
-    assert "accelerator KVM" in migrated.scenario.notes and "kvm-apic" in migrated.scenario.notes
+    assert "accelerator KVM" in migrated.scenario.notes
+    assert "kvm-apic" in migrated.scenario.notes
 
 
 def test_attach_cli_writes_the_scenario(tmp_path: Path, capsys) -> None:
@@ -164,7 +169,8 @@ def test_attach_cli_writes_the_scenario(tmp_path: Path, capsys) -> None:
     captured = capsys.readouterr()
     scenario = load_scenario(out)
     assert [v.xapic_id for v in scenario.vcpus] == [0, 1, 2, 4, 1, 6]
-    assert stdout_status == 0 and json.loads(captured.out)["format"] == "apicviz-scenario"
+    assert stdout_status == 0
+    assert json.loads(captured.out)["format"] == "apicviz-scenario"
     assert "wrote" in captured.err
 
 
@@ -180,10 +186,12 @@ def test_attach_kvm_flags_with_apic_ids_beyond_255() -> None:
         result = attach(vm.qmp)
     s = result.scenario
     assert [v.id for v in s.vcpus] == [0, 1, 2, 256]
-    assert s.kvm.use_32bit_ids and s.kvm.disable_broadcast_quirk
+    assert s.kvm.use_32bit_ids
+    assert s.kvm.disable_broadcast_quirk
     assert "largest possible APIC ID 0x180" in s.notes
     # vCPU 256 at reset: xAPIC ID register 0x00 (its 8 bits), so it is xAPIC for sure and aliases vCPU 0
-    assert s.vcpus[3].apic == "xapic" and s.vcpus[3].xapic_id == 0
+    assert s.vcpus[3].apic == "xapic"
+    assert s.vcpus[3].xapic_id == 0
 
 
 def test_attach_kvm_flags_from_intel_iommu_eim() -> None:
@@ -191,13 +199,15 @@ def test_attach_kvm_flags_from_intel_iommu_eim() -> None:
     with qemu_vm("-M", "q35,kernel-irqchip=split", "-accel", "kvm", "-smp", "2",
                  "-device", "intel-iommu,intremap=on") as vm:
         result = attach(vm.qmp)
-    assert result.scenario.kvm.use_32bit_ids and "eim=on" in result.scenario.notes
+    assert result.scenario.kvm.use_32bit_ids
+    assert "eim=on" in result.scenario.notes
 
 
 def test_attach_tcg_has_no_flags_even_with_an_iommu() -> None:
     with qemu_vm("-M", "q35", "-smp", "2", "-device", "intel-iommu,intremap=on") as vm:
         result = attach(vm.qmp)
-    assert not result.scenario.kvm.use_32bit_ids and "eim=off" in result.scenario.notes
+    assert not result.scenario.kvm.use_32bit_ids
+    assert "eim=off" in result.scenario.notes
 
 
 # --- sockets that are not a free QMP ------------------------------------------------------------------------
@@ -207,14 +217,15 @@ def test_attach_busy_socket_says_so(tmp_path: Path, capsys) -> None:
         out = tmp_path / "x.json"
         assert attach_main([vm.qmp, "-o", str(out), "--timeout", "1"]) == 1
     err = capsys.readouterr().err
-    assert "no QMP greeting within 1 s" in err and "one QMP client at a time" in err
-    assert not out.exists() and os.listdir(tmp_path) == []
+    assert "no QMP greeting within 1 s" in err
+    assert "one QMP client at a time" in err
+    assert not out.exists()
+    assert os.listdir(tmp_path) == []
 
 
 def test_attach_hmp_socket_is_refused() -> None:
-    with qemu_vm("-smp", "1", hmp=True) as vm:
-        with pytest.raises(QmpError, match="human monitor"):
-            attach(vm.hmp)
+    with qemu_vm("-smp", "1", hmp=True) as vm, pytest.raises(QmpError, match="human monitor"):
+        attach(vm.hmp)
 
 
 def test_attach_dead_socket(tmp_path: Path, capsys) -> None:
@@ -261,18 +272,18 @@ def fake_server(tmp_path: Path, greeting: bytes | None, reply: bytes | None = No
         thread.join(5)
 
 
-@pytest.mark.parametrize("greeting, reply, message", [
+@pytest.mark.parametrize(("greeting", "reply", "message"), [
     (None, None, "no QMP greeting within 1 s"),
     (b"SSH-2.0-OpenSSH_9.2\r\n", None, "not a QMP socket: it greeted with 'SSH-2.0"),
     (b'{"hello": 1}\n', None, "not a QMP socket"),
-    (b'{"QMP": {"version": {}, "capabilities": []}}\n', None, "timed out after 1 s waiting for the reply to "
-                                                              "'qmp_capabilities'"),
+    (b'{"QMP": {"version": {}, "capabilities": []}}\n', None, ("timed out after 1 s waiting for the reply to "
+                                                              "'qmp_capabilities'")),
     (b'{"QMP": {"version": {}, "capabilities": []}}\n', b"", "QEMU closed the connection"),
 ])
 def test_attach_foreign_sockets(tmp_path: Path, greeting, reply, message) -> None:
-    with fake_server(tmp_path, greeting, reply) as path:
-        with pytest.raises(QmpError, match=message.replace("(", r"\(").replace(")", r"\)")):
-            attach(path, timeout=1)
+    with (fake_server(tmp_path, greeting, reply) as path,
+          pytest.raises(QmpError, match=message.replace("(", r"\(").replace(")", r"\)"))):
+        attach(path, timeout=1)
 
 
 def test_attach_refuses_non_sockets(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ import pytest
 from apicviz.gui.shell import launch as launch_mod
 from apicviz.gui.shell import x11_probe
 from apicviz.model import evaluate, load_scenario, scenario_from_dict
-from apicviz.model.scenario import MAX_INTERRUPTS
 from apicviz.model.report import GITHUB_LIMIT, bug_report, id_ranges, vcpu_groups
+from apicviz.model.scenario import MAX_INTERRUPTS
 from apicviz.model.sweep import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +22,7 @@ APICVIZ = [sys.executable, "-m", "apicviz"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(APICVIZ + list(args), capture_output=True, text=True, timeout=120)
+    return subprocess.run(APICVIZ + list(args), capture_output=True, text=True, timeout=120, check=False)
 
 
 def big_vm(mode: str, interrupts: int = 3, rewritten: int = 0) -> dict:
@@ -35,14 +35,17 @@ def big_vm(mode: str, interrupts: int = 3, rewritten: int = 0) -> dict:
             "vcpus": vcpus, "interrupts": irqs}
 
 
-@pytest.mark.parametrize("mode,interrupts,rewritten", [("xapic", 3, 5), ("x2apic", 3, 0), ("xapic", MAX_INTERRUPTS, 0)])
+@pytest.mark.parametrize(("mode", "interrupts", "rewritten"),
+                         [("xapic", 3, 5), ("x2apic", 3, 0), ("xapic", MAX_INTERRUPTS, 0)])
 def test_report_of_4096_vcpus_fits_github(mode, interrupts, rewritten):
     ev = evaluate(scenario_from_dict(big_vm(mode, interrupts - 1, rewritten)))
     text = bug_report(ev, sweep=sweep(ev))
     assert len(text) < GITHUB_LIMIT
-    assert text.endswith("\n") and not text.endswith("\n\n")
+    assert text.endswith("\n")
+    assert not text.endswith("\n\n")
     assert "like vCPUs grouped" in text
-    assert "Attach the scenario file" in text and "Export Picture" in text  # how to give the rest
+    assert "Attach the scenario file" in text
+    assert "Export Picture" in text
     assert "```json" not in text  # the 140 kB scenario is not pasted
     if rewritten:
         assert "| 100–104 | 0x64–0x68 | 5 | xapic | 0x7 |" in text  # the rewritten IDs, one group of their own
@@ -74,8 +77,10 @@ def test_small_report_is_whole_in_kernel_terms():
     assert "| `KVM_X2APIC_API_USE_32BIT_IDS` | on |" in text
     assert "| `KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK` | off |" in text
     assert "| `kvm.vector_hashing` | Y |" in text
-    assert "True" not in text and "False" not in text
-    assert '"format": "apicviz-scenario"' in text and text.endswith("</details>\n")
+    assert "True" not in text
+    assert "False" not in text
+    assert '"format": "apicviz-scenario"' in text
+    assert text.endswith("</details>\n")
 
 
 def test_id_ranges_and_groups():
@@ -93,11 +98,13 @@ def test_report_command_writes_newline_terminated_file(tmp_path):
     proc = run("report", str(path), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     text = out.read_text(encoding="utf-8")
-    assert len(text) < GITHUB_LIMIT and text.endswith("\n")
+    assert len(text) < GITHUB_LIMIT
+    assert text.endswith("\n")
 
 
 def test_eval_of_several_files_sweeps_each_and_json_names_the_file():
-    files = [str(EXAMPLES / "02-aliased-xapic-id-6.1.apicviz.json"), str(EXAMPLES / "04-wrap-0x123-and-0x23.apicviz.json")]
+    files = [str(EXAMPLES / "02-aliased-xapic-id-6.1.apicviz.json"),
+             str(EXAMPLES / "04-wrap-0x123-and-0x23.apicviz.json")]
     proc = run("eval", *files)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("\nsweep: ") == 2
@@ -112,13 +119,15 @@ def test_diff_names_the_wrong_option():
     for args, option in ((["--against", "3.10"], "--against:"), (["--kernel", "nine"], "--kernel:"),
                          (["--against-set", "foo=1"], "--against-set:"), (["--set", "use_32bit_ids=maybe"], "--set:")):
         proc = run("diff", example, *args)
-        assert proc.returncode == 1 and f"error: {option}" in proc.stderr, (args, proc.stderr)
+        assert proc.returncode == 1, (args, proc.stderr)
+        assert f"error: {option}" in proc.stderr, (args, proc.stderr)
 
 
 def test_mistyped_subcommand_is_reported_as_one():
     proc = run("evl", "x.apicviz.json")
     assert proc.returncode == 2
-    assert "unknown command 'evl'" in proc.stderr and "did you mean 'eval'" in proc.stderr
+    assert "unknown command 'evl'" in proc.stderr
+    assert "did you mean 'eval'" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
@@ -130,7 +139,9 @@ def test_display_without_a_server_is_the_same_clear_exit(monkeypatch, tmp_path, 
     monkeypatch.setattr(sys, "platform", "linux")
     assert launch_mod.launch(None) == launch_mod.EXIT_NO_DISPLAY
     err = capsys.readouterr().err
-    assert "no X server answers" in err and "':917'" in err and "apicviz eval FILE" in err
+    assert "no X server answers" in err
+    assert "':917'" in err
+    assert "apicviz eval FILE" in err
 
 
 def test_x_server_probe_finds_a_listening_socket(tmp_path, monkeypatch):

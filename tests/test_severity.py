@@ -95,7 +95,8 @@ def test_hotplug_hack_extra_is_by_design():
     vcpus = [{"id": 0, "apic": "x2apic"}, {"id": 0x123, "xapic_id": 5}]
     r = route_json("6.1", vcpus, ipi(0, 0x123))
     assert (r["targets"], r["slow_path_targets"], r["hardware_targets"]) == ([0x123], [0x123], [])
-    assert r["severity"] == KVM_BY_DESIGN and r["reasons"] == ["hotplug_hack"]
+    assert r["severity"] == KVM_BY_DESIGN
+    assert r["reasons"] == ["hotplug_hack"]
     assert findings(r) == [(0x123, "extra", KVM_BY_DESIGN, "hotplug_hack")]
 
 
@@ -181,18 +182,20 @@ def test_eval_text_and_json_carry_the_class(tmp_path):
            "interrupts": [ipi(0, 0x123), ipi(0, 0)]}
     path = tmp_path / "s.apicviz.json"
     path.write_text(json.dumps(raw))
-    text = subprocess.run([str(APICVIZ), "eval", str(path)], capture_output=True, text=True, timeout=60).stdout
+    text = subprocess.run([str(APICVIZ), "eval", str(path)], capture_output=True, text=True, timeout=60,
+                          check=True).stdout
     first, second = text.split("\n[1]")
     assert "Severity: kvm_by_design (hotplug_hack)" in first
     assert "vCPU 0x123: extra — hotplug hack" in first
     assert "Severity: kvm_inconsistent (fast_path_differs)" in second
     assert "vCPU 0x1: dropped" in second
     line = subprocess.run([str(APICVIZ), "eval", "--json", str(path)], capture_output=True, text=True,
-                          timeout=60).stdout
+                          timeout=60, check=True).stdout
     data = json.loads(line)
     assert [r["severity"] for r in data["interrupts"]] == [KVM_BY_DESIGN, KVM_INCONSISTENT]
     rows = data["sweep"]["rows"]
-    assert rows and all(row["severity"] != AGREE and row["reasons"] for row in rows)
+    assert rows
+    assert all(row["severity"] != AGREE and row["reasons"] for row in rows)
     assert data["sweep"]["severity"] == KVM_INCONSISTENT
     assert sum(data["sweep"]["by_severity"].values()) == len(rows)
     assert "[kvm_inconsistent] physical 0x0" in text
@@ -202,7 +205,7 @@ def test_eval_text_and_json_carry_the_class(tmp_path):
 
 def _check_verdicts(sc: Scenario) -> None:
     ev = evaluate(sc)
-    for n, (irq, r) in enumerate(zip(sc.interrupts, ev.routes)):
+    for n, (irq, r) in enumerate(zip(sc.interrupts, ev.routes, strict=True)):
         verdict = ev.verdict(n)
         kinds = {(f.vcpu, f.kind) for f in verdict.findings}
         # every dropped / extra vCPU is classified, under that kind
@@ -216,7 +219,8 @@ def _check_verdicts(sc: Scenario) -> None:
             if f.severity == KVM_INCONSISTENT or f.reason == "broadcast_quirk":
                 assert r.path == "fast"  # only the fast path can disagree with the slow path
             if f.kind == "slow_path_only":
-                assert r.path == "fast" and f.vcpu not in r.dropped + r.extra
+                assert r.path == "fast"
+                assert f.vcpu not in r.dropped + r.extra
     for row in sweep(ev).rows:
         assert row.severity != AGREE
 

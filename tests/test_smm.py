@@ -46,10 +46,11 @@ def test_without_smm_the_smi_reaches_its_targets_and_nobody_accepts_it(kernel):
     """Section 6: the same targets as with SMM, ``accepted`` empty for every SMI; other modes unchanged."""
     with_smm = evaluate(scenario_from_dict(doc(kernel, True))).to_json()["interrupts"]
     without = evaluate(scenario_from_dict(doc(kernel, False))).to_json()["interrupts"]
-    for n, (a, b) in enumerate(zip(with_smm, without)):
+    for n, (a, b) in enumerate(zip(with_smm, without, strict=True)):
         assert {k: v for k, v in a.items() if k != "accepted"} == {k: v for k, v in b.items() if k != "accepted"}
         if IRQS[n]["delivery"] == "smi":
-            assert a["accepted"] == a["targets"] and a["targets"], n  # SMM on: every target accepts an SMI
+            assert a["targets"], n
+            assert a["accepted"] == a["targets"], n  # SMM on: every target accepts an SMI
             assert b["accepted"] == [], n
         else:
             assert b["accepted"] == a["accepted"], n
@@ -62,7 +63,8 @@ def test_false_before_6_2_is_an_error_naming_the_rule(kernel):
     with pytest.raises(ScenarioError) as info:
         scenario_from_dict(doc(kernel, False))
     assert info.value.field == "kvm.smm"
-    assert "6.2" in str(info.value) and kernel in str(info.value)
+    assert "6.2" in str(info.value)
+    assert kernel in str(info.value)
     assert scenario_from_dict(doc(kernel, True)).kvm.smm  # true is always fine
 
 
@@ -71,7 +73,7 @@ def test_rule_holds_for_edits_too():
     sc = Scenario(kvm=KvmConfig(kernel="6.2", smm=False))
     check_scenario(sc)
     sc.kvm.kernel = "6.1"
-    with pytest.raises(ScenarioError, match="kvm.smm"):
+    with pytest.raises(ScenarioError, match=r"kvm\.smm"):
         check_scenario(sc)
 
 
@@ -79,7 +81,8 @@ def test_rule_holds_for_edits_too():
 def test_non_boolean_is_refused(bad):
     with pytest.raises(ScenarioError) as info:
         scenario_from_dict({"kvm": {"kernel": "6.3", "smm": bad}, "vcpus": [{"id": 0}]})
-    assert info.value.field == "kvm.smm" and "true or false" in str(info.value)
+    assert info.value.field == "kvm.smm"
+    assert "true or false" in str(info.value)
 
 
 @pytest.mark.parametrize("smm", [True, False])
@@ -94,7 +97,8 @@ def test_save_and_load_round_trip(tmp_path, smm):
 def test_explanation_names_the_missing_smm():
     ev = evaluate(scenario_from_dict(doc("upstream", False)))
     text = " ".join(explain_route(ev, 0, brief=True))
-    assert "CONFIG_KVM_SMM" in text and "no APIC accepts it" in text
+    assert "CONFIG_KVM_SMM" in text
+    assert "no APIC accepts it" in text
     assert "Software-disabled" not in text  # vCPU 1 is software-disabled, but that is not why it refuses the SMI
     with_smm = " ".join(explain_route(evaluate(scenario_from_dict(doc("upstream", True))), 0, brief=True))
     assert "CONFIG_KVM_SMM" not in with_smm
@@ -107,7 +111,7 @@ def test_compare_and_diff_settings():
     comp = compare(sc, sc.kvm, kvm_b)
     assert [ch.index for ch in comp.routes] == [0, 1, 2]  # the three SMIs: accepted changes
     assert "no SMM" in comp.label_b
-    with pytest.raises(ScenarioError, match="kvm.smm"):
+    with pytest.raises(ScenarioError, match=r"kvm\.smm"):
         parse_kvm_overrides(sc.kvm, "6.1", ["smm=false"])
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from apicviz.model import evaluate, scenario_from_dict
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "kvm-public.jsonl"
+ROOT = Path(__file__).resolve().parents[1]
+VECTORS = ROOT.parent / "shared" / "vectors" / "kvm-public.jsonl"
 MAP_KEYS = ("max_apic_id", "phys_map", "logical_mode", "xapic_flat_map", "xapic_cluster_map")
 IRQ_KEYS = ("path", "targets", "accepted", "slow_path_targets")
 
@@ -48,10 +49,11 @@ def test_examples_evaluate() -> None:
     """Every shipped example loads, evaluates and teaches something visible (a drop or no map)."""
     from apicviz.model import load_scenario
 
-    examples = sorted((Path(__file__).resolve().parents[1] / "apicviz" / "resources" / "examples").glob("*.apicviz.json"))
+    examples = sorted((ROOT / "apicviz" / "resources" / "examples").glob("*.apicviz.json"))
     assert len(examples) >= 8
     for path in examples:
         scenario = load_scenario(path)
-        assert scenario.title and scenario.notes, path.name
+        assert scenario.title, path.name
+        assert scenario.notes, path.name
         ev = evaluate(scenario)
         assert ev.result.status == "none" or any(r.dropped or r.path == "slow" for r in ev.routes), path.name

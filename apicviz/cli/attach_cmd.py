@@ -82,7 +82,7 @@ def run(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; nothing written", file=sys.stderr)
         return 130
-    except Exception as exc:  # a bug of ours: one line, never a traceback
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: one line, never a traceback
         print(f"{PROG}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     for warning in limit_warnings(result.warnings):

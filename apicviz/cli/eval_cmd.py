@@ -22,7 +22,7 @@ def write_json_line(out, data: dict) -> None:
     JSON; encoding it whole would hold that text, and the encoder's pieces,
     in memory at once.
     """
-    compact = {"separators": (",", ":")}
+    compact = (",", ":")
     first = True
     out.write("{")
     for key, value in data.items():
@@ -31,10 +31,10 @@ def write_json_line(out, data: dict) -> None:
         if key == "interrupts":
             out.write("[")
             for i, item in enumerate(value):
-                out.write(("," if i else "") + json.dumps(item, **compact))
+                out.write(("," if i else "") + json.dumps(item, separators=compact))
             out.write("]")
         else:
-            out.write(json.dumps(value, **compact))
+            out.write(json.dumps(value, separators=compact))
     out.write("}\n")
 
 
@@ -57,7 +57,7 @@ def run(argv: list[str]) -> int:
             else:
                 print(f"{path}: error: {exc}", file=sys.stderr)
             continue
-        except Exception as exc:  # never a traceback for one bad file; the others still run
+        except Exception as exc:  # noqa: BLE001 - never a traceback for one bad file; the others still run
             status = 1
             message = f"internal error while evaluating: {type(exc).__name__}: {exc}"
             if args.json:

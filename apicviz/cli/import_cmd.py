@@ -187,9 +187,9 @@ def _check_output(args: argparse.Namespace, inputs: list[str]) -> None:
     if args.output == "-":
         return
     for path in inputs:
-        if path != "-" and os.path.exists(args.output) and os.path.exists(path):
-            if os.path.samefile(args.output, path):
-                raise UsageError(f"-o {args.output} is also an input file; choose another output")
+        if (path != "-" and os.path.exists(args.output) and os.path.exists(path)
+                and os.path.samefile(args.output, path)):
+            raise UsageError(f"-o {args.output} is also an input file; choose another output")
 
 
 def _write(result: ImportResult, output: str) -> None:
@@ -224,7 +224,7 @@ def run(argv: list[str]) -> int:
     except ScenarioError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
-    except Exception as exc:  # a bug of ours: say so in one line, never a traceback
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: say so in one line, never a traceback
         print(f"{PROG}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     for warning in limit_warnings(result.warnings):

@@ -54,7 +54,7 @@ def run(argv: list[str]) -> int:
         except KvmUnavailable as exc:
             print(f"apicviz probe: KVM cannot be used here: {exc}", file=sys.stderr)
             return 2
-        except Exception as exc:  # never a traceback for one file; the others still run
+        except Exception as exc:  # noqa: BLE001 - never a traceback for one file; the others still run
             status = 1
             message = f"internal error while probing: {type(exc).__name__}: {exc}"
             if args.json:

@@ -206,7 +206,7 @@ def _probe(kvm_fd: int, scenario: Scenario, result: ProbeResult, want_sweep: boo
         step = None if progress is None else (lambda done, total: progress("interrupts", done, total))
         weights = [len(checks[i].model_accepted or []) for i in wanted]
         outcomes = batch.run(vm, messages, not info.vector_hashing, step, cancelled, weights)
-        for i, outcome in zip(wanted, outcomes):
+        for i, outcome in zip(wanted, outcomes, strict=False):
             if outcome.accepted is None:
                 checks[i].skip_code, checks[i].skip_reason = "unobservable", outcome.problem
                 checks[i].model_accepted = None

@@ -60,8 +60,7 @@ def summary(result: ProbeResult) -> str:
 def probe_text(path: str, scenario: Scenario, result: ProbeResult) -> str:
     kernel = f"scenario kernel {result.scenario_kernel}, compared as {result.host.kernel}"
     lines = [f"{path} ({kernel}): {summary(result)} — {result.seconds:.2f} s"]
-    for check in result.interrupts:
-        lines.append(interrupt_line(scenario, check))
+    lines.extend(interrupt_line(scenario, check) for check in result.interrupts)
     if result.sweep is not None:
         lines.extend(result.sweep.text_lines())
     return "\n".join(lines) + "\n"

@@ -65,7 +65,7 @@ def read_all(vm: HostVm, need_irr: bool, need_events: bool, ran: set[int]) -> li
 def reset(vm: HostVm, states: list[VcpuReadback]) -> None:
     """Undo what the batch left behind, so the next batch sees the scenario as written."""
     ioctl = abi.ioctl
-    for hv, rb in zip(vm.vcpus, states):
+    for hv, rb in zip(vm.vcpus, states, strict=False):
         if not rb.dirty:
             continue
         if rb.irr or rb.init_taken:

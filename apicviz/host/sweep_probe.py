@@ -82,9 +82,9 @@ class SweepCheck:
                  f"{self.compared - len(bad)} agree, {len(bad)} disagree"
                  + (f", {len(self.entries) - self.compared} not readable" if len(self.entries) > self.compared
                     else "")]
-        for e in bad[:SHOWN_DISAGREEMENTS]:
-            lines.append(f"    ≠ {e.dest_mode} {fmt_id(e.dest)} ({SENDER_TEXT[e.sender]}): "
-                         f"host {id_list(e.host_accepted or [])}, model {id_list(e.model_accepted)}")
+        lines.extend(f"    ≠ {e.dest_mode} {fmt_id(e.dest)} ({SENDER_TEXT[e.sender]}): "
+                     f"host {id_list(e.host_accepted or [])}, model {id_list(e.model_accepted)}"
+                     for e in bad[:SHOWN_DISAGREEMENTS])
         if len(bad) > SHOWN_DISAGREEMENTS:
             lines.append(f"    … and {len(bad) - SHOWN_DISAGREEMENTS} more")
         return lines
@@ -104,7 +104,7 @@ class SweepPlan:
         ids = [hv.vcpu.id for hv in vm.vcpus]
         weights = [len(e.model_accepted) for e in self.entries]
         outcomes = batch.run(vm, self.messages, self.arb_prio_matters, progress, cancelled, weights)
-        for entry, outcome in zip(self.entries, outcomes):
+        for entry, outcome in zip(self.entries, outcomes, strict=False):
             if outcome.accepted is None:
                 entry.problem = outcome.problem
             else:

@@ -19,6 +19,7 @@ after an interrupt changed something.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 from dataclasses import dataclass, field
@@ -222,10 +223,8 @@ def _populate(vm: HostVm, scenario: Scenario, stub_sources: set[int], max_vcpu_i
             abi.ioctl(vm.vm_fd, abi.KVM_SET_BOOT_CPU_ID, boot)
         if stub_sources:
             step = "guest memory for the xAPIC sender"
-            try:
-                abi.ioctl(vm.vm_fd, abi.KVM_SET_TSS_ADDR, 0xFFFBD000)  # needed by VMX without unrestricted guest
-            except OSError:
-                pass
+            with contextlib.suppress(OSError):  # needed by VMX without unrestricted guest
+                abi.ioctl(vm.vm_fd, abi.KVM_SET_TSS_ADDR, 0xFFFBD000)
             vm.memory = GuestMemory(vm.vm_fd)
             vm.bound = RunBound()
             mmap_size = abi.ioctl(vm.kvm_fd, abi.KVM_GET_VCPU_MMAP_SIZE)

@@ -82,7 +82,7 @@ def limit_warnings(warnings: list[str], limit: int = MAX_LISTED_WARNINGS) -> lis
     """The first ``limit`` warnings and a line saying how many were left out."""
     if len(warnings) <= limit:
         return list(warnings)
-    return warnings[:limit] + [f"… and {len(warnings) - limit} more warnings"]
+    return [*warnings[:limit], f"… and {len(warnings) - limit} more warnings"]
 
 
 def finish(scenario: Scenario, warnings: list[str], command: str, source_name: str) -> ImportResult:

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from typing import NoReturn
 from xml.parsers import expat
 
 from ..model.errors import ScenarioError
 from ..model.numbers import fmt_id
 from .common import ImportResult
-from .qemu_topology import SmpConfig, apic_id_from_index, apic_id_limit, qemu_enables_x2apic_api, parse_smp
+from .qemu_topology import SmpConfig, apic_id_from_index, apic_id_limit, parse_smp, qemu_enables_x2apic_api
 from .topology_scenario import topology_scenario
 
 COMMAND = "libvirt"
@@ -65,7 +66,7 @@ def parse_xml_safely(data: bytes | str, source: str) -> ET.Element:
                             f"a DOCTYPE ({name!r}) is not allowed: a libvirt domain has none, and a DTD could "
                             f"declare entities")
 
-    def refuse_entity(name: str, *_: object) -> None:
+    def refuse_entity(name: str, *_: object) -> NoReturn:
         raise ScenarioError(f"{source}: line {parser.CurrentLineNumber}", f"entity {name!r} is not allowed")
 
     parser.StartDoctypeDeclHandler = refuse_doctype
@@ -119,7 +120,8 @@ def _smp(domain: ET.Element, source: str) -> tuple[SmpConfig, int, list[str]]:
         for level in ("sockets", "dies", "clusters", "cores", "threads"):
             required = level in ("sockets", "cores", "threads")
             if level not in topo.attrib and required:
-                raise ScenarioError(where, f"the {level} attribute is missing (libvirt requires sockets, cores, threads)")
+                raise ScenarioError(where,
+                                    f"the {level} attribute is missing (libvirt requires sockets, cores, threads)")
             counts[level] = _uint(topo.get(level, "1"), f"{where} {level}", 1, 4096)
         if counts["clusters"] > 1:
             raise ScenarioError(f"{where} clusters", "x86 has no clusters; QEMU refuses clusters above 1")
@@ -163,9 +165,10 @@ def _creation_order(vcpus: list[LibvirtVcpu], source: str, warnings: list[str]) 
     boot = [v for v in vcpus if v.enabled and not v.hotpluggable]
     if [v.id for v in boot] != list(range(len(boot))):
         gap = next(i for i, v in enumerate(boot) if v.id != i)
-        raise ScenarioError(f"{source}: <vcpus>", f"vcpu {boot[gap].id} is enabled and not hotpluggable, but vcpu "
-                                                  f"{gap} is not: QEMU creates only the first {len(boot)} slots at boot, "
-                                                  f"so the non-hotpluggable vCPUs must be 0..{len(boot) - 1}")
+        raise ScenarioError(f"{source}: <vcpus>",
+                            f"vcpu {boot[gap].id} is enabled and not hotpluggable, but vcpu {gap} is not: QEMU "
+                            f"creates only the first {len(boot)} slots at boot, so the non-hotpluggable vCPUs "
+                            f"must be 0..{len(boot) - 1}")
     if not boot:
         raise ScenarioError(f"{source}: <vcpus>", "no enabled, non-hotpluggable vCPU: QEMU needs vCPU 0 at boot")
     plugged = [v for v in vcpus if v.enabled and v.hotpluggable]
@@ -178,7 +181,8 @@ def _creation_order(vcpus: list[LibvirtVcpu], source: str, warnings: list[str]) 
         orders = [v.order for v in online]
         if len(set(orders)) != len(orders):
             raise ScenarioError(f"{source}: <vcpus>", "two enabled vCPUs share an order value")
-        if [v.order for v in boot] != sorted(v.order for v in boot):
+        boot_orders = [v.order or 0 for v in boot]  # every one is set (checked above)
+        if boot_orders != sorted(boot_orders):
             warnings.append(f"{source}: the boot vCPUs' order values are not increasing; QEMU creates them in "
                             f"slot order (0..{len(boot) - 1}) whatever their order")
         plugged.sort(key=lambda v: v.order or 0)
@@ -237,10 +241,10 @@ def import_libvirt_domain(data: bytes | str, mode: str | None, source_name: str,
         mode = "xapic"
     name = (domain.findtext("name") or "").strip()[:80] or source_name
     explanation = [
-        f"Domain {name!r}: QEMU runs with -smp {len([v for v in vcpus if v.enabled and not v.hotpluggable])},"
+        (f"Domain {name!r}: QEMU runs with -smp {len([v for v in vcpus if v.enabled and not v.hotpluggable])},"
         f"maxcpus={smp.maxcpus},sockets={smp.sockets},dies={smp.dies},cores={smp.cores},threads={smp.threads}; "
         f"{len(ordered)} vCPU{'s' if len(ordered) != 1 else ''} in creation order "
-        f"(libvirt vcpu ids {', '.join(str(v.id) for v in ordered[:16])}{' …' if len(ordered) > 16 else ''}).",
+        f"(libvirt vcpu ids {', '.join(str(v.id) for v in ordered[:16])}{' …' if len(ordered) > 16 else ''})."),
         f"APIC IDs by QEMU's topology rule; the largest possible is {fmt_id(limit - 1)}"
         + (f"; {iommu_text}" if iommu_text else "") + ".",
     ]

@@ -146,8 +146,8 @@ class _Parser:
         if _SPIV.match(line) or (_APR.match(line) and _DFR.search(line)):
             raise ScenarioError(
                 self.where(n),
-                f"{shorten(line.split(None, 1)[0], 40)} line outside a dump: the header 'dumping local APIC state for CPU N' "
-                f"is missing before it",
+                f"{shorten(line.split(None, 1)[0], 40)} line outside a dump: the header "
+                f"'dumping local APIC state for CPU N' is missing before it",
             )
         if line.lower() in _NO_APIC:
             self.warnings.append(f"{self.where(n)}: {line!r}: a CPU without a local APIC; skipped")
@@ -238,7 +238,7 @@ def parse_info_lapic(text: str, source_name: str) -> tuple[list[LapicDump], list
     parser = _Parser(source_name)
     text = text.removeprefix("\ufeff")
     if "\x1b" in text or "\x08" in text:  # a raw HMP socket session: replay the monitor's line editing
-        text = "\n".join(render_line(line[:-1] if line.endswith("\r") else line) for line in text.split("\n"))
+        text = "\n".join(render_line(line.removesuffix("\r")) for line in text.split("\n"))
     # Blank lines say nothing; skipping them at C speed keeps a file of 32 MiB of newlines cheap.
     # Control characters are looked for once, over the whole text, for the same reason.
     bad = _CONTROL.search(text) or ("\r" in text and _STRAY_CR.search(text)) or None
@@ -265,7 +265,7 @@ def parse_info_lapic(text: str, source_name: str) -> tuple[list[LapicDump], list
                 f"about {MAX_VCPUS * 20:,}",
             )
         raw = text[start:end]
-        parser.feed(n, raw[:-1] if raw.endswith("\r") else raw)
+        parser.feed(n, raw.removesuffix("\r"))
     return parser.finish(), parser.warnings
 
 
@@ -348,7 +348,9 @@ def import_info_lapic(
 
 def _vcpu(dump: LapicDump, vid: int, mode: str | None, source: str, warnings: list[str]) -> Vcpu:
     """One vCPU from one dump; ``mode`` None means "not given": xAPIC unless the LDR says x2APIC."""
-    assert dump.spiv is not None and dump.dfr is not None and dump.ldr is not None
+    assert dump.spiv is not None
+    assert dump.dfr is not None
+    assert dump.ldr is not None
     where = f"{source}: line {dump.line} (CPU {dump.cpu_index}, vCPU {fmt_id(vid)})"
     sw_enabled = bool(dump.spiv & SPIV_APIC_ENABLED)
     if dump.spiv_text is not None and (dump.spiv_text == "enabled") != sw_enabled:

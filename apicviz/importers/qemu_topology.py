@@ -41,7 +41,7 @@ PC_MAX_CPUS_7_2 = 255
 XAPIC_ID_LIMIT = 255
 
 LEVELS = ("sockets", "dies", "clusters", "modules", "cores", "threads")
-KEYS = ("cpus", "maxcpus") + LEVELS
+KEYS = ("cpus", "maxcpus", *LEVELS)
 _NOT_X86 = {"books": "s390x", "drawers": "s390x"}
 _NUMBER = re.compile(r"\s*\+?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
 

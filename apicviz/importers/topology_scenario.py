@@ -63,8 +63,8 @@ def topology_scenario(
         f"Mode: every vCPU in {'x2APIC' if chosen == 'x2apic' else 'xAPIC'} mode ({how}).",
         "KVM_X2APIC_API: " + ("USE_32BIT_IDS and DISABLE_BROADCAST_QUIRK on (QEMU enables both together)."
                               if x2apic_api else "off (QEMU leaves it off for this VM)."),
-        "Registers a guest writes are not in a topology: APICs software-enabled, xAPIC IDs at reset "
-        "(APIC ID & 0xff), logical IDs 0, DFR flat.",
+        ("Registers a guest writes are not in a topology: APICs software-enabled, xAPIC IDs at reset "
+        "(APIC ID & 0xff), logical IDs 0, DFR flat."),
     ]
     result.scenario.notes = "\n".join([result.scenario.notes.split("\n", 1)[0], *lines,
                                        *result.scenario.notes.split("\n")[1:]])

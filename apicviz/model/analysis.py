@@ -138,7 +138,7 @@ def evaluate(scenario: Scenario, same_vcpus_as: Evaluation | None = None) -> Eva
     result = recalculate(scenario)
     router = Router(scenario, result, shared.router if shared is not None else None)
     routes = [router.route(irq) for irq in scenario.interrupts]
-    for irq, route in zip(scenario.interrupts, routes):
+    for irq, route in zip(scenario.interrupts, routes, strict=True):
         route.verdict = classify(route, irq, scenario.vcpus, scenario.kvm)
     if shared is not None:
         return Evaluation(scenario=scenario, result=result, router=router, routes=routes,

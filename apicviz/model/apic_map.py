@@ -8,8 +8,8 @@ computed, not attempted.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .kernels import Behaviour, behaviour_for
 from .numbers import fmt_id
@@ -206,8 +206,8 @@ def _recalculate_old(scenario: Scenario, behaviour: Behaviour, max_id: int, note
         found = logical_lookup(mode, max_id, ldr) if mode in ("x2apic", "flat", "cluster") else None
         if found is None:
             if note and ldr:
-                note(Step(idx, "logical-disable",
-                          f"{v.label()}: logical modes are now mixed ({_flag_list(flags)}); its logical ID is not entered"))
+                note(Step(idx, "logical-disable", f"{v.label()}: logical modes are now mixed "
+                                                  f"({_flag_list(flags)}); its logical ID is not entered"))
             if flags and mode == "disabled" and logical_reason is None:
                 logical_reason = f"mixed logical modes ({_flag_list(flags)}) from {v.label()} on"
             continue
@@ -226,8 +226,8 @@ def _recalculate_old(scenario: Scenario, behaviour: Behaviour, max_id: int, note
                 phys[slot] = idx
                 kinds[slot] = SLOT_LOGICAL
                 if note:
-                    note(Step(idx, "phys-overwrite",
-                              f"{v.label()}: wrapped x2APIC LDR {fmt_id(ldr)} writes it into phys_map[{fmt_id(slot)}]", slot))
+                    note(Step(idx, "phys-overwrite", f"{v.label()}: wrapped x2APIC LDR {fmt_id(ldr)} writes it "
+                                                     f"into phys_map[{fmt_id(slot)}]", slot))
         else:
             if note:
                 old = logical[slot]
@@ -346,10 +346,10 @@ def _recalculate_6_3(scenario: Scenario, behaviour: Behaviour, max_id: int, note
         if mask & (mask - 1):
             mode = "disabled"
             logical_reason = f"logical ID {fmt_id(v.logical_id)} of {v.label()} covers more than one bit"
-        elif logical[slot] is not None:
+        elif (holder := logical[slot]) is not None:
             mode = "disabled"
             logical_reason = (
-                f"logical ID {fmt_id(v.logical_id)} is aliased: {vcpus[logical[slot]].label()} "
+                f"logical ID {fmt_id(v.logical_id)} is aliased: {vcpus[holder].label()} "
                 f"and {v.label()}"
             )
         else:

@@ -93,10 +93,11 @@ class Comparison:
         out = [f"Comparing {self.label_a} → {self.label_b}"]
         heads = self.header_changes()
         out += ["  " + h for h in heads]
-        if (self.a.result.map is None) != (self.b.result.map is None):
-            gone = self.a.result.map or self.b.result.map
+        map_a, map_b = self.a.result.map, self.b.result.map
+        gone = map_a or map_b
+        if (map_a is None) != (map_b is None) and gone is not None:
             out.append(f"  every phys_map slot ({len(gone.phys_map)} occupied) "
-                       + ("disappears with the map" if self.b.result.map is None else "appears with the map"))
+                       + ("disappears with the map" if map_b is None else "appears with the map"))
         elif self.slots:
             out.append(f"  phys_map slots that change ({len(self.slots)}):")
             for slot, (x, y) in list(self.slots.items())[:64]:
@@ -159,8 +160,8 @@ def compare_evaluations(ea: Evaluation, eb: Evaluation) -> Comparison:
         if x != y:
             comp.slots[slot] = (x, y)
     for n in range(min(len(ea.routes), len(eb.routes))):
-        x, y = route_fields(ea, n), route_fields(eb, n)
-        if any(x[k] != y[k] for k in ROUTE_KEYS):
+        fields_a, fields_b = route_fields(ea, n), route_fields(eb, n)
+        if any(fields_a[k] != fields_b[k] for k in ROUTE_KEYS):
             irq = ea.scenario.interrupts[n]
-            comp.routes.append(RouteChange(n, irq.name or irq.describe(), x, y))
+            comp.routes.append(RouteChange(n, irq.name or irq.describe(), fields_a, fields_b))
     return comp

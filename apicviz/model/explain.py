@@ -9,8 +9,8 @@ from __future__ import annotations
 from .analysis import Evaluation
 from .numbers import fmt_id
 from .routing import hardware_match, kvm_apic_match_dest, mda_for
-from .severity import REASON_SEVERITY, SEVERITY_TEXT, finding_text, group_findings
 from .scenario import APIC_BROADCAST, X2APIC_BROADCAST, Interrupt, KvmConfig, Vcpu
+from .severity import REASON_SEVERITY, SEVERITY_TEXT, finding_text, group_findings
 
 MAX_VCPU_LINES = 24
 
@@ -56,8 +56,8 @@ def slow_rule(target: Vcpu, source: Vcpu | None, irq: Interrupt, dest: int, kvm:
                 f"{fmt_id(target.x2apic_ldr)}")
     model = target.dfr_model
     if model == "flat":
-        return f"{verdict}: flat logical {fmt_id(mda)} shares a bit with its logical ID {fmt_id(target.logical_id)}" \
-            if matched else f"{verdict}: flat logical {fmt_id(mda)} has no bit of its logical ID {fmt_id(target.logical_id)}"
+        relation = "shares a bit with" if matched else "has no bit of"
+        return f"{verdict}: flat logical {fmt_id(mda)} {relation} its logical ID {fmt_id(target.logical_id)}"
     if model == "cluster":
         return (f"{verdict}: cluster logical {fmt_id(mda)} (cluster {fmt_id(mda >> 4)}) against its logical ID "
                 f"{fmt_id(target.logical_id)} (cluster {fmt_id(target.logical_id >> 4)})")

@@ -95,10 +95,8 @@ def _vcpu_row(first: Vcpu, last: Vcpu, a: int, b: int) -> str:
     else:
         step = (last.id - first.id) // (count - 1)
         ids = f"{fmt_id(first.id)}–{fmt_id(last.id)}" + (f" step {fmt_id(step)}" if step != 1 else "")
-    if count > 1 and first.xapic_id == first.id & 0xFF:
-        xapic = "ID & 0xff (reset)"
-    else:
-        xapic = fmt_id(first.xapic_id)
+    reset = count > 1 and first.xapic_id == first.id & 0xFF
+    xapic = "ID & 0xff (reset)" if reset else fmt_id(first.xapic_id)
     return (f"| {order} | {ids} | {count} | {first.apic} | {xapic} | {fmt_id(first.logical_id)} | "
             f"{_dfr(first.dfr)} | {on_off(first.sw_enabled)} |")
 

@@ -223,5 +223,5 @@ def scenario_warnings(scenario: Scenario) -> list[str]:
                 f"({KVM_MAX_VCPU_IDS}); KVM would refuse to create this vCPU"
             )
     if len(out) > 20:
-        out = out[:20] + [f"... and {len(out) - 20} more vCPU IDs above KVM_MAX_VCPU_IDS"]
+        out = [*out[:20], f"... and {len(out) - 20} more vCPU IDs above KVM_MAX_VCPU_IDS"]
     return out

@@ -6,6 +6,7 @@ refused before or while parsing, never by crashing.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -191,10 +192,8 @@ def scenario_from_dict(raw: Any) -> Scenario:
         _vcpu(v, f"vcpus[{i}]") for i, v in enumerate(_list(obj["vcpus"], "vcpus", MAX_VCPUS, "KVM_MAX_VCPUS"))
     ]
     if "interrupts" in obj:
-        scenario.interrupts = [
-            _interrupt(q, f"interrupts[{i}]")
-            for i, q in enumerate(_list(obj["interrupts"], "interrupts", MAX_INTERRUPTS, "the interrupt limit per scenario"))
-        ]
+        items = _list(obj["interrupts"], "interrupts", MAX_INTERRUPTS, "the interrupt limit per scenario")
+        scenario.interrupts = [_interrupt(q, f"interrupts[{i}]") for i, q in enumerate(items)]
     check_scenario(scenario)
     return scenario
 
@@ -309,10 +308,8 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 

@@ -86,7 +86,8 @@ class SweepRow:
 
     def finding_lines(self, ev: Evaluation) -> list[str]:
         """One line per kind of finding and reason, for readable output."""
-        return [finding_text(kind, reason, _ids(ev, idxs), len(idxs)) for (kind, reason), idxs in group_findings(self.verdict).items()]
+        return [finding_text(kind, reason, _ids(ev, idxs), len(idxs))
+                for (kind, reason), idxs in group_findings(self.verdict).items()]
 
 
 def _ids(ev: Evaluation, idxs: list[int]) -> str:
@@ -196,7 +197,7 @@ def sweep_destinations(ev: Evaluation) -> list[SweepDest]:
     senders = sweep_senders(ev)
     # Senders with a 32-bit destination: an x2APIC ICR, an MSI only with KVM_X2APIC_API_USE_32BIT_IDS.
     wide = tuple(s for s in senders if s == IPI_X2APIC or (s == MSI and ev.scenario.kvm.use_32bit_ids))
-    top = max(0xFF, max(vcpus[i].id for i in router.present))
+    top = max([0xFF, *(vcpus[i].id for i in router.present)])
     specials = (APIC_BROADCAST, X2APIC_BROADCAST)
 
     def add(dest_mode: str, dest: int, group: tuple[str, ...]) -> None:

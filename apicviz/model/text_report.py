@@ -8,8 +8,8 @@ from .numbers import fmt_id
 
 def map_summary(ev: Evaluation) -> list[str]:
     res = ev.result
-    lines = [f"kernel {ev.scenario.kvm.kernel} (behaviour {res.behaviour.name}); "
-             f"{len(ev.scenario.vcpus)} vCPUs"]
+    lines = [(f"kernel {ev.scenario.kvm.kernel} (behaviour {res.behaviour.name}); "
+             f"{len(ev.scenario.vcpus)} vCPUs")]
     if res.map is None:
         lines.append(f"map: none — {res.reason}")
     else:
@@ -23,8 +23,7 @@ def map_summary(ev: Evaluation) -> list[str]:
         lines.append(f"aliased APIC ID {fmt_id(pid)}: {_names(ev, idxs)}")
     for lid, idxs in ev.aliases_logical.items():
         lines.append(f"aliased logical ID {fmt_id(lid)}: {_names(ev, idxs)}")
-    for w in ev.warnings:
-        lines.append(f"warning: {w}")
+    lines.extend(f"warning: {w}" for w in ev.warnings)
     return lines
 
 

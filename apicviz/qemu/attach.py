@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import platform
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 from ..importers.common import ImportResult, limit_warnings
 from ..importers.qemu_info_lapic import LapicDump, dfr_register, parse_info_lapic
@@ -112,7 +113,8 @@ def _read_vcpu(qmp: QmpClient, cpu: dict) -> VcpuReading:
     if not isinstance(index, int) or not isinstance(path, str):
         raise QmpError(qmp.path, f"query-cpus-fast gave a vCPU without cpu-index/qom-path: {str(cpu)[:80]}")
     apic_id = qmp.command("qom-get", path=path, property="apic-id")
-    text = qmp.command("human-monitor-command", **{"command-line": "info lapic", "cpu-index": index})
+    hmp: dict[str, Any] = {"command-line": "info lapic", "cpu-index": index}  # names with dashes
+    text = qmp.command("human-monitor-command", **hmp)
     if not isinstance(text, str):
         raise QmpError(qmp.path, f"info lapic for CPU {index} returned no text")
     dumps, _ = parse_info_lapic(text, f"info lapic of CPU {index}")
@@ -155,7 +157,7 @@ def read_vm(qmp: QmpClient) -> VmFacts:
     iommu, iommu_x2apic = _iommu(qmp)
     in_kernel = kvm and lapic_type == "kvm-apic"
     return VmFacts(
-        address=qmp.address, qemu_version=qmp.version(), when=datetime.now(timezone.utc), name=name,
+        address=qmp.address, qemu_version=qmp.version(), when=datetime.now(UTC), name=name,
         status=str(status.get("status", "unknown")), kvm=kvm, lapic_type=lapic_type, smp=smp, id_limit=limit,
         iommu=iommu, x2apic_api=in_kernel and qemu_enables_x2apic_api(limit, iommu_x2apic), vcpus=vcpus, notes=notes,
     )
@@ -202,8 +204,8 @@ def build_scenario(facts: VmFacts, snapshots: dict[int, ApicSection] | None, ker
         warnings += mode_warnings
     else:
         modes = [snapshots[v.apic_id].mode for v in facts.vcpus]
-        mode_lines = ["Modes: from IA32_APIC_BASE in the migration stream (every vCPU); xAPIC ID, LDR, DFR and "
-                      "SPIV from the same snapshot."]
+        mode_lines = [("Modes: from IA32_APIC_BASE in the migration stream (every vCPU); xAPIC ID, LDR, DFR and "
+                      "SPIV from the same snapshot.")]
         for v in facts.vcpus:
             s = snapshots[v.apic_id]
             before = (v.dump.spiv, v.dump.ldr, v.dump.dfr) + ((v.xapic_id_reg,) if s.mode == "xapic" else ())
@@ -244,8 +246,8 @@ def _provenance(facts: VmFacts, kernel: str, kernel_guessed: bool) -> list[str]:
         why.append(facts.iommu)
     lines = [
         f"Attached with `apicviz attach` to QEMU {facts.qemu_version} at {facts.address} on {when}.",
-        f"VM {facts.name or '(no -name)'}: status {facts.status}, accelerator {accel}, local APICs "
-        f"{facts.lapic_type}; {topo}; {len(facts.vcpus)} vCPUs in creation order (query-cpus-fast).",
+        (f"VM {facts.name or '(no -name)'}: status {facts.status}, accelerator {accel}, local APICs "
+        f"{facts.lapic_type}; {topo}; {len(facts.vcpus)} vCPUs in creation order (query-cpus-fast)."),
         f"KVM_X2APIC_API as QEMU set it: {flags}" + (f" ({'; '.join(why)})" if why else "") + ".",
         f"Kernel modelled: {kernel}" + (" (this host's, where the VM runs)" if kernel_guessed and facts.kvm else "")
         + ".",

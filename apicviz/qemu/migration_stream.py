@@ -289,7 +289,7 @@ def read_apic_sections(path: str | os.PathLike[str]) -> list[ApicSection]:
     name = os.fspath(path)
     try:
         size = os.path.getsize(name)
-        handle = open(name, "rb")
+        handle = open(name, "rb")  # noqa: SIM115 - closed by the `with` below, after the error mapping
     except OSError as exc:
         raise ScenarioError(name, f"cannot read the migration stream: {exc.strerror or exc}") from None
     with handle:

@@ -83,8 +83,8 @@ def summarize_inference(readings: Sequence[_Reading], guesses: Sequence[ModeGues
     groups: dict[str, list[int]] = {}
     for reading, guess in zip(readings, guesses, strict=True):
         groups.setdefault(guess.reason, []).append(reading.apic_id)
-    lines = ["Modes inferred, not read (attach without --mode-from-migration; IA32_APIC_BASE is only in the "
-             "migration stream; a hardware-disabled APIC would not show):"]
+    lines = [("Modes inferred, not read (attach without --mode-from-migration; IA32_APIC_BASE is only in the "
+             "migration stream; a hardware-disabled APIC would not show):")]
     for reason, text in REASON_TEXT.items():
         if reason in groups:
             ids = groups[reason]

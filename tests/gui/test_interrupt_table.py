@@ -1,13 +1,12 @@
 """The interrupts table: results per message, dropped cells flagged, selection to the controller."""
 from __future__ import annotations
 
+from gui_helpers import cell, edit, text
 from PySide6.QtCore import Qt
 
 from apicviz.gui.controller import edits
 from apicviz.gui.controller.controller import INTERRUPTS
 from apicviz.gui.views.table_model import COLOURS
-
-from gui_helpers import cell, edit, text
 
 
 def test_results_are_shown_with_vcpu_ids_in_hex(window):
@@ -128,7 +127,8 @@ def test_msi_above_0xff_needs_32bit_ids(window, qtbot):
     assert text(model, 2, "source") == "MSI"
     with qtbot.waitSignal(controller.edit_refused) as blocker:
         assert not edit(model, 2, "dest", "0x123")
-    assert "interrupts[2].dest" in blocker.args[0] and "use_32bit_ids" in blocker.args[0]
+    assert "interrupts[2].dest" in blocker.args[0]
+    assert "use_32bit_ids" in blocker.args[0]
     assert "allowed 0..0xff" in window.statusBar().currentMessage()
     assert text(model, 2, "dest") == "0x23"
     # An x2APIC sender's IPI to 0x123 is fine, but it cannot become an MSI without 32-bit IDs.

@@ -1,9 +1,9 @@
 """The KVM panel: each widget change is an undo command that changes the routing."""
 from __future__ import annotations
 
-from apicviz.gui.controller import edits
-
 from gui_helpers import edit, text
+
+from apicviz.gui.controller import edits
 
 
 def _routes(controller):
@@ -83,12 +83,14 @@ def test_smm_checkbox_is_an_undoable_edit(window, qtbot):
     box = panel.flags["smm"]
     assert box.text() == "KVM built with SMM (CONFIG_KVM_SMM)"
     assert box.isChecked()
-    assert not box.isEnabled() and "before 6.2" in box.toolTip()  # the example runs 6.1
+    assert not box.isEnabled()
+    assert "before 6.2" in box.toolTip()
     assert edits.add_interrupt(controller)
     row = len(controller.scenario.interrupts) - 1
     assert edit(window.interrupt_model, row, "delivery", "smi")
     panel.kernel.setCurrentText("6.3")
-    assert box.isEnabled() and "CONFIG_KVM_SMM" in box.toolTip()
+    assert box.isEnabled()
+    assert "CONFIG_KVM_SMM" in box.toolTip()
     targets = controller.evaluation.routes[row].targets
     assert controller.evaluation.routes[row].accepted == targets != []
     box.setChecked(False)
@@ -98,8 +100,11 @@ def test_smm_checkbox_is_an_undoable_edit(window, qtbot):
     assert controller.evaluation.routes[row].accepted == []
     with qtbot.waitSignal(controller.edit_refused) as blocker:
         panel.kernel.setCurrentText("6.1")  # 6.1 always has SMM: refused, the combo goes back
-    assert "kvm.smm" in blocker.args[0] and "6.2" in blocker.args[0]
-    assert controller.scenario.kvm.kernel == "6.3" and panel.kernel.currentText() == "6.3"
+    assert "kvm.smm" in blocker.args[0]
+    assert "6.2" in blocker.args[0]
+    assert controller.scenario.kvm.kernel == "6.3"
+    assert panel.kernel.currentText() == "6.3"
     controller.undo_stack.undo()
-    assert box.isChecked() and controller.scenario.kvm.smm
+    assert box.isChecked()
+    assert controller.scenario.kvm.smm
     assert controller.evaluation.routes[row].accepted == targets

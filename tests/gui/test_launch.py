@@ -15,7 +15,8 @@ def test_no_display_is_a_clear_exit_2(monkeypatch, capsys):
     assert launch_mod.launch(None) == 2
     err = capsys.readouterr().err
     assert "no display" in err
-    assert "apicviz eval FILE" in err and "apicviz render FILE -o out.png" in err
+    assert "apicviz eval FILE" in err
+    assert "apicviz render FILE -o out.png" in err
 
 
 def test_display_problem_only_without_any_display():
@@ -41,7 +42,8 @@ def test_missing_xcb_libraries_name_the_packages():
 def test_default_scenario_is_small_and_shows_a_drop():
     scenario = default_scenario()
     assert scenario.kvm.kernel == "6.1"
-    assert 4 <= len(scenario.vcpus) <= 6 and 3 <= len(scenario.interrupts) <= 4
+    assert 4 <= len(scenario.vcpus) <= 6
+    assert 3 <= len(scenario.interrupts) <= 4
     ev = evaluate(scenario)
     assert any(r.dropped for r in ev.routes)
     assert ev.aliases_physical == {2: [2, 3]}

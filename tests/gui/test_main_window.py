@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 
+from gui_helpers import edit
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMessageBox
@@ -12,8 +13,6 @@ from apicviz import __version__
 from apicviz.gui.shell import settings
 from apicviz.gui.shell.app import create_main_window
 from apicviz.model import load_scenario
-
-from gui_helpers import edit
 
 GOOD = {"format": "apicviz-scenario", "version": 1, "kvm": {"kernel": "5.4"},
         "vcpus": [{"id": 0}, {"id": 1, "apic": "x2apic"}],
@@ -30,7 +29,8 @@ def test_first_start_shows_the_example_clean(window):
     assert window.controller.path is None
     assert not window.controller.dirty
     assert window.statusBar().currentMessage() == ""  # nothing covers the summary
-    assert window.size().width() == 1280 and window.size().height() == 800
+    assert window.size().width() == 1280
+    assert window.size().height() == 800
     assert any(r.dropped for r in window.controller.evaluation.routes)
 
 
@@ -63,7 +63,8 @@ def test_malformed_file_keeps_the_scenario_and_names_the_field(window, tmp_path,
     assert not window.files.open_path(path)
     errors = dialogs.texts("critical")
     assert len(errors) == 1
-    assert "vcpus[0].xapic_id" in errors[0] and "allowed 0..255" in errors[0]
+    assert "vcpus[0].xapic_id" in errors[0]
+    assert "allowed 0..255" in errors[0]
     assert [v.id for v in window.controller.scenario.vcpus] == before
     assert window.controller.scenario.vcpus[0].logical_id == 3
     assert window.controller.dirty
@@ -82,7 +83,8 @@ def test_unsaved_prompt_can_cancel_open(window, tmp_path, dialogs):
     edit(window.vcpu_model, 0, "logical_id", "0x3")
     dialogs.answer = QMessageBox.StandardButton.Cancel
     assert not window.files.open_path(path)
-    assert dialogs.texts("question") and "unsaved changes" in dialogs.texts("question")[0]
+    assert dialogs.texts("question")
+    assert "unsaved changes" in dialogs.texts("question")[0]
     assert window.vcpu_model.rowCount() == 5
     dialogs.answer = QMessageBox.StandardButton.Discard
     assert window.files.open_path(path)
@@ -156,7 +158,8 @@ def test_geometry_and_docks_are_remembered(window, qtbot, settings_dir):
     again = create_main_window()
     qtbot.addWidget(again)
     # The offscreen screen is small, so Qt may fit the width to it; the height is kept.
-    assert again.size().height() == 700 and again.size().width() < 1280
+    assert again.size().height() == 700
+    assert again.size().width() < 1280
     assert not again.interrupt_dock.isVisibleTo(again)
     assert any(settings_dir.rglob("*.ini"))
 
@@ -182,7 +185,8 @@ def test_drop_a_file_opens_it(window, tmp_path):
 def test_refusal_shows_in_the_status_bar(window):
     edit(window.vcpu_model, 0, "xapic_id", "0x100")
     message = window.statusBar().currentMessage()
-    assert "Refused" in message and "allowed 0..255" in message
+    assert "Refused" in message
+    assert "allowed 0..255" in message
 
 
 def test_status_bar_summary(window, qtbot):
@@ -235,6 +239,8 @@ def test_headless_window_for_pictures(qtbot, settings_dir):
     qtbot.addWidget(w)
     assert w.vcpu_model.rowCount() == 2
     assert w.windowTitle() == "given.apicviz.json — apicviz"
-    assert w.size().width() == 1280 and w.size().height() == 800
+    assert w.size().width() == 1280
+    assert w.size().height() == 800
     w.close()
-    assert settings.window_geometry() is None and settings.recent_files() == []
+    assert settings.window_geometry() is None
+    assert settings.recent_files() == []

@@ -9,8 +9,8 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, QRect, Qt
 from PySide6.QtGui import QColor, QImage, QWheelEvent
 
-from apicviz.gui.views import palette
 from apicviz.gui.controller.controller import Controller
+from apicviz.gui.views import palette
 from apicviz.gui.views.map_legend import ENTRIES
 from apicviz.gui.views.map_view import MapView
 from apicviz.gui.views.slot_painter import LOD_OVERVIEW
@@ -57,7 +57,8 @@ def test_one_to_one_slot(qtbot):
     assert s.text() == "0x2 → 0x2"
     assert view.slot_info(0x10).state == "empty"
     assert view.slot_info(0x10).shown  # rows 0x00-0xf0 are always drawn
-    assert view.banner_level == "ok" and "NO OPTIMIZED MAP" not in view.banner_text()
+    assert view.banner_level == "ok"
+    assert "NO OPTIMIZED MAP" not in view.banner_text()
     assert "flat" in view.logical_mode_text()
     img = view.grab().toImage()
     assert dominant(img, view.slot_rect(2)) == QColor(palette.LOOKS["direct"][0])
@@ -73,10 +74,13 @@ def test_hotplug_and_aliased_slots(qtbot):
     assert (alias.state, alias.look, alias.vcpu_id) == ("direct", "aliased", 0x23)
     assert (alias.losers, alias.alias_badge) == ([2], "+1")
     tip = view.slots.tooltip(0x23)
-    assert "vCPU 0x123" in tip and "lost" in tip and "still in the map at 0x123" in tip
+    assert "vCPU 0x123" in tip
+    assert "lost" in tip
+    assert "still in the map at 0x123" in tip
     assert "hotplug hack" in view.slots.tooltip(0x123)
     assert view.slot_info(0x130).state == "beyond"  # max_apic_id is 0x123
-    assert view.banner_level == "aliased" and "Aliased APIC ID</b> 0x23 (+1)" in view.banner_text()
+    assert view.banner_level == "aliased"
+    assert "Aliased APIC ID</b> 0x23 (+1)" in view.banner_text()
     img = view.grab().toImage()
     colours = {a: dominant(img, view.slot_rect(a)).name() for a in (0, 0x23, 0x123)}
     assert len(set(colours.values())) == 3, colours
@@ -87,11 +91,14 @@ def test_no_map_banner_and_would_be_slots(qtbot):
     ctrl = make_controller([{"id": 0}, {"id": 1}, {"id": 5, "xapic_id": 1}], kernel="upstream")
     view = make_view(qtbot, ctrl)
     banner = view.banner_text()
-    assert view.banner_level == "none" and "NO OPTIMIZED MAP" in banner
-    assert "aliased APIC ID 0x1" in banner and "slow path" in banner
+    assert view.banner_level == "none"
+    assert "NO OPTIMIZED MAP" in banner
+    assert "aliased APIC ID 0x1" in banner
+    assert "slow path" in banner
     conflict = view.slot_info(1)
     assert (conflict.state, conflict.conflict, conflict.vcpu_id, conflict.losers) == ("would", True, 1, [2])
-    assert view.slot_info(0).state == "would" and not view.slot_info(0).conflict
+    assert view.slot_info(0).state == "would"
+    assert not view.slot_info(0).conflict
     assert view.slot_info(5).state == "empty"  # vCPU 5 sits at its xAPIC ID 1, not at 5
     assert "no optimized map" in view.logical_mode_text()
     img = view.grab().toImage()
@@ -105,12 +112,14 @@ def test_click_selects_vcpu_and_outlines_it(qtbot):
     r = view.grid.slot_rect(3)
     qtbot.mouseClick(view.grid.viewport(), Qt.MouseButton.LeftButton, pos=r.center().toPoint())
     assert ctrl.selected_vcpus == [3]
-    assert view.slot_info(3).selected and not view.slot_info(2).selected
+    assert view.slot_info(3).selected
+    assert not view.slot_info(2).selected
     img = view.grab().toImage()
     edge = view.slot_rect(3)
     assert QColor(img.pixel(edge.left() - 1, edge.center().y())).lightness() < 60  # thick black frame
     ctrl.select_vcpus([1])
-    assert view.slot_info(1).selected and not view.slot_info(3).selected
+    assert view.slot_info(1).selected
+    assert not view.slot_info(3).selected
 
 
 def test_selected_interrupt_marks_dropped(qtbot):
@@ -119,20 +128,26 @@ def test_selected_interrupt_marks_dropped(qtbot):
     assert view.caption_text() == ""
     ctrl.select_interrupt(0)
     route = ctrl.evaluation.routes[0]
-    assert route.path == "fast" and route.targets == [1] and route.dropped == [2]
+    assert route.path == "fast"
+    assert route.targets == [1]
+    assert route.dropped == [2]
     at_23 = view.slot_info(0x23)
-    assert at_23.read and ("target", 1) in at_23.markers and ("dropped", 2) in at_23.markers
+    assert at_23.read
+    assert ("target", 1) in at_23.markers
+    assert ("dropped", 2) in at_23.markers
     assert view.slot_info(0x123).marker_kinds == ["dropped"]
     assert view.slot_info(0).marker_kinds == ["sender"]
     assert "✗" in view.slot_info(0x123).text()
     caption = view.caption_text()
-    assert "DROPPED 0x123" in caption and "fast path" in caption
+    assert "DROPPED 0x123" in caption
+    assert "fast path" in caption
     img = view.grab().toImage()
     r = view.slot_rect(0x123)
     frame = QColor(img.pixel(r.left() + 2, r.center().y()))
     assert frame.name() == QColor(palette.VERMILLION).name()
     ctrl.select_interrupt(-1)
-    assert view.caption_text() == "" and view.slot_info(0x123).markers == []
+    assert view.caption_text() == ""
+    assert view.slot_info(0x123).markers == []
 
 
 def test_repaints_on_result_changed(qtbot):
@@ -149,7 +164,9 @@ def test_logical_view_modes(qtbot):
     ctrl = make_controller([{"id": 0, "logical_id": 1}, {"id": 1, "apic": "x2apic"}], kernel="6.1")
     view = make_view(qtbot, ctrl)
     text = view.logical_mode_text().lower()
-    assert "disabled" in text and "mixed logical modes" in text and "slow path" in text
+    assert "disabled" in text
+    assert "mixed logical modes" in text
+    assert "slow path" in text
     ctrl2 = make_controller([{"id": 0, "logical_id": 0x11, "dfr": "cluster"},
                              {"id": 1, "logical_id": 0x12, "dfr": "cluster"}])
     view2 = make_view(qtbot, ctrl2)
@@ -165,8 +182,10 @@ def test_go_to_draws_row_and_flashes(qtbot):
     view.goto_edit.setText("0x5000")
     qtbot.keyClick(view.goto_edit, Qt.Key.Key_Return)
     s = view.slot_info(0x5000)
-    assert s.shown and s.state == "beyond"
-    assert view.grid.flashing == 0x5000 and view.grid.is_slot_visible(0x5000)
+    assert s.shown
+    assert s.state == "beyond"
+    assert view.grid.flashing == 0x5000
+    assert view.grid.is_slot_visible(0x5000)
     view.goto_edit.setText("banana")
     qtbot.keyClick(view.goto_edit, Qt.Key.Key_Return)
     assert "not a number" in view.goto_edit.toolTip()
@@ -177,10 +196,12 @@ def test_zoom_buttons_wheel_and_overview(qtbot):
     view = make_view(qtbot, ctrl)
     h = view.grid.cell_h
     view.zoom_in_button.click()
-    assert view.grid.cell_h > h and not view.grid.auto_fit
+    assert view.grid.cell_h > h
+    assert not view.grid.auto_fit
     for _ in range(12):
         view.zoom_out_button.click()
-    assert view.grid.painter.lod == LOD_OVERVIEW and "overview" in view.zoom_label.text()
+    assert view.grid.painter.lod == LOD_OVERVIEW
+    assert "overview" in view.zoom_label.text()
     view.grab()  # paints colours only without error
     pos = QPointF(view.grid.viewport().rect().center())
     before = view.grid.cell_h
@@ -197,9 +218,11 @@ def test_4096_vcpus(qtbot):
     ctrl = make_controller(vcpus, [{"source": 0, "dest": 4095}])
     view = make_view(qtbot, ctrl)
     ctrl.select_interrupt(0)
-    assert view.slot_info(4095).vcpu_id == 4095 and view.slot_info(4095).marker_kinds == ["target"]
+    assert view.slot_info(4095).vcpu_id == 4095
+    assert view.slot_info(4095).marker_kinds == ["target"]
     assert view.grid.is_slot_visible(4095)  # scrolled to the target
-    assert view.logical.data.mode == "x2apic" and len(view.logical.data.rows) == 256
+    assert view.logical.data.mode == "x2apic"
+    assert len(view.logical.data.rows) == 256
     start = time.perf_counter()
     view.grid.viewport().repaint()
     assert time.perf_counter() - start < 0.5
@@ -217,12 +240,15 @@ def test_huge_ids_allocate_nothing_per_id(qtbot, top):
     elapsed = time.perf_counter() - start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert elapsed < 2.0 and peak < 20_000_000
+    assert elapsed < 2.0
+    assert peak < 20_000_000
     s = view.slot_info(top)
-    assert s.shown and s.vcpu_id == top
+    assert s.shown
+    assert s.vcpu_id == top
     assert s.state == ("would" if top == 0xFFFFFFFE else "direct")  # 0xfffffffe: the map cannot be allocated
     gaps = [b for b in view.slots.bands() if b[0] == "gap"]
-    assert len(gaps) == 1 and "rows 0x100–" in view.slots.gap_text(gaps[0][1], gaps[0][2])
+    assert len(gaps) == 1
+    assert "rows 0x100–" in view.slots.gap_text(gaps[0][1], gaps[0][2])
 
 
 def test_legend_shows_every_look_and_marker():
@@ -237,9 +263,13 @@ def test_narrow_view_keeps_interesting_rows_readable(qtbot):
     ctrl = hotplug_controller()
     view = make_view(qtbot, ctrl, size=(790, 480))
     ctrl.select_interrupt(0)
-    assert not view.wide and view.logical.compact and view.side.isHidden()
+    assert not view.wide
+    assert view.logical.compact
+    assert view.side.isHidden()
     grid = view.grid
-    assert grid.thin_empty and grid.row_is_thin(0x5) and not grid.row_is_thin(0x2)
+    assert grid.thin_empty
+    assert grid.row_is_thin(0x5)
+    assert not grid.row_is_thin(0x2)
     assert grid.painter.lod != LOD_OVERVIEW
     for apic_id in (0, 0x23, 0x123):  # sender, target + lost slot, dropped hotplug slot: all on screen
         assert grid.is_slot_visible(apic_id), hex(apic_id)
@@ -248,4 +278,6 @@ def test_narrow_view_keeps_interesting_rows_readable(qtbot):
     view.legend_button.click()
     assert view.legend_box.isVisible()
     view.resize(1280, 700)
-    assert view.wide and not view.side.isHidden() and not view.logical.compact
+    assert view.wide
+    assert not view.side.isHidden()
+    assert not view.logical.compact

@@ -15,8 +15,9 @@ from apicviz.model.scenario import DFR_CLUSTER, DFR_FLAT, Interrupt, KvmConfig
 
 def random_scenario(rng: random.Random) -> Scenario:
     ids = rng.sample(range(0x1F0), rng.randint(1, 24))
-    vcpus = [Vcpu(id=i, apic=rng.choice(("xapic", "xapic", "x2apic", "disabled")), xapic_id=rng.choice((i & 0xFF, 3, 7)),
-                  logical_id=rng.choice((0, 1, 2, 0x11)), dfr=rng.choice((DFR_FLAT, DFR_CLUSTER)),
+    vcpus = [Vcpu(id=i, apic=rng.choice(("xapic", "xapic", "x2apic", "disabled")),
+                  xapic_id=rng.choice((i & 0xFF, 3, 7)), logical_id=rng.choice((0, 1, 2, 0x11)),
+                  dfr=rng.choice((DFR_FLAT, DFR_CLUSTER)),
                   sw_enabled=rng.random() > 0.2) for i in ids]
     irqs = [Interrupt(dest=rng.choice((0, 3, 7, 0x123, 0xFF)))]
     kernel = rng.choice(("5.2", "6.1", "upstream"))

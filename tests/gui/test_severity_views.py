@@ -5,9 +5,9 @@ class code; the words are checked in the text.
 """
 from __future__ import annotations
 
+from gui_helpers import cell, text
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from gui_helpers import cell, text
 
 from apicviz.gui.views import palette
 from apicviz.model import scenario_from_dict

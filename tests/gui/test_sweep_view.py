@@ -6,8 +6,8 @@ import re
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QColor
 
-from apicviz.gui.views import palette
 from apicviz.gui.controller.controller import Controller
+from apicviz.gui.views import palette
 from apicviz.gui.views.sweep_model import FILTER_ALL, FILTER_DROPPED, FILTER_FAST_SLOW, FILTER_INCONSISTENT, dest_text
 from apicviz.gui.views.sweep_view import SweepView
 from apicviz.model import scenario_from_dict
@@ -37,7 +37,8 @@ def test_rows_and_summary(qtbot):
     ctrl = aliased_controller()
     view = make_view(qtbot, ctrl)
     result = ctrl.sweep_result
-    assert result is not None and result.rows
+    assert result is not None
+    assert result.rows
     assert view.model.rowCount() == len(result.rows)
     assert result.summary(ctrl.evaluation) in view.summary.text()
     assert view.buttons[FILTER_ALL].text() == f"All ({len(result.rows)})"
@@ -94,12 +95,17 @@ def test_filter_buttons(qtbot):
     total = len(view.visible_rows())
     qtbot.mouseClick(view.buttons[FILTER_DROPPED], Qt.MouseButton.LeftButton)
     dropped = view.visible_rows()
-    assert dropped and all(r.route.dropped for r in dropped) and len(dropped) < total
+    assert dropped
+    assert all(r.route.dropped for r in dropped)
+    assert len(dropped) < total
     assert view.buttons[FILTER_DROPPED].text() == f"Dropped ({len(dropped)})"
     qtbot.mouseClick(view.buttons[FILTER_FAST_SLOW], Qt.MouseButton.LeftButton)
     fast_slow = view.visible_rows()
-    assert fast_slow and all(r.fast_vs_slow for r in fast_slow) and len(fast_slow) < total
-    assert view.buttons[FILTER_FAST_SLOW].isChecked() and not view.buttons[FILTER_DROPPED].isChecked()
+    assert fast_slow
+    assert all(r.fast_vs_slow for r in fast_slow)
+    assert len(fast_slow) < total
+    assert view.buttons[FILTER_FAST_SLOW].isChecked()
+    assert not view.buttons[FILTER_DROPPED].isChecked()
     view.set_filter(FILTER_ALL)
     assert len(view.visible_rows()) == total
 

@@ -1,12 +1,11 @@
 """The vCPU table: edits through setData reach the map, refusals keep the old value, rows move."""
 from __future__ import annotations
 
+from gui_helpers import cell, edit, phys_map_ids, text
 from PySide6.QtCore import QItemSelectionModel, Qt
 
 from apicviz.gui.controller import edits
 from apicviz.gui.controller.controller import VCPUS
-
-from gui_helpers import cell, edit, phys_map_ids, text
 
 
 def test_example_is_loaded_with_an_alias(window):
@@ -108,7 +107,8 @@ def test_non_number_is_refused_with_the_range(window, qtbot):
 
 def test_duplicate_vcpu_id_is_refused(window, qtbot):
     message = _refused(window, qtbot, 1, "id", "0x0")
-    assert "already used" in message and "unique" in message
+    assert "already used" in message
+    assert "unique" in message
     assert text(window.vcpu_model, 1, "id") == "0x1"
     assert [v.id for v in window.controller.scenario.vcpus] == [0, 1, 2, 3, 0x123]
 
@@ -217,7 +217,8 @@ def test_set_for_selection_action_asks_once(window, monkeypatch):
     panel.view.selectionModel().setCurrentIndex(cell(window.vcpu_model, 0, "dfr"),
                                                 QItemSelectionModel.SelectionFlag.NoUpdate)
     panel.actions_by_name["set_selection"].trigger()
-    assert "DFR for 2 row(s)" in asked[0][0] and asked[0][1] == "flat"
+    assert "DFR for 2 row(s)" in asked[0][0]
+    assert asked[0][1] == "flat"
     assert [v.dfr_model for v in window.controller.scenario.vcpus] == ["cluster", "flat", "cluster", "flat", "flat"]
     assert window.controller.undo_stack.undoText() == "Set DFR of 2 vCPUs to cluster"
 
@@ -236,7 +237,8 @@ def test_add_remove_move_emit_row_signals_and_undo(window, qtbot):
     with qtbot.waitSignal(model.rowsMoved) as moved:
         assert edits.move_rows(controller, VCPUS, [5], -1)
     # Moving row 5 up is moving row 4 below it (beginMoveRows(4, 4, before 6)).
-    assert moved.args[1:3] == [4, 4] and moved.args[4] == 6
+    assert moved.args[1:3] == [4, 4]
+    assert moved.args[4] == 6
     assert [v.id for v in controller.scenario.vcpus] == [0, 1, 2, 3, 0x124, 0x123]
     assert text(model, 4, "id") == "0x124"
     assert stack.undoText() == "Move vCPU 0x124 up"
@@ -373,7 +375,7 @@ def test_ignored_fields_are_greyed_in_x2apic_mode(window):
 def test_keyboard_delete_and_alt_up(window, qtbot):
     window.show()
     window.activateWindow()
-    qtbot.waitUntil(lambda: window.isActiveWindow())
+    qtbot.waitUntil(window.isActiveWindow)
     view = window.vcpu_panel.view
     view.setFocus()
     view.selectRow(4)

@@ -33,7 +33,8 @@ def test_runs_in_a_worker_thread_with_progress() -> None:
     t.join(30)
     result = box["result"]
     assert [c.host_accepted for c in result.interrupts] == [[2], [1], [0]]
-    assert ("build", 3, 3) in seen and seen[-1] == ("interrupts", 3, 3)
+    assert ("build", 3, 3) in seen
+    assert seen[-1] == ("interrupts", 3, 3)
 
 
 def test_cancel_between_batches_releases_everything() -> None:
@@ -47,17 +48,22 @@ def test_cancel_between_batches_releases_everything() -> None:
 
 
 def test_json_shape() -> None:
-    data = probe(make(VCPUS, IRQS + [{"dest": 0, "delivery": "sipi"}]), host=HOST).to_json("x.apicviz.json")
-    assert data["format"] == "apicviz-probe" and data["version"] == 1 and data["file"] == "x.apicviz.json"
+    data = probe(make(VCPUS, [*IRQS, {"dest": 0, "delivery": "sipi"}]), host=HOST).to_json("x.apicviz.json")
+    assert data["format"] == "apicviz-probe"
+    assert data["version"] == 1
+    assert data["file"] == "x.apicviz.json"
     assert set(data["host"]) == {"release", "kernel", "behaviour", "vector_hashing", "smm", "max_vcpu_id"}
-    assert data["scenario_kernel"] == "upstream" and data["skipped"] is None and data["agree"] is True
+    assert data["scenario_kernel"] == "upstream"
+    assert data["skipped"] is None
+    assert data["agree"] is True
     assert data["interrupts"][0] == {"host_accepted": [2], "model_accepted": [2], "agree": True}
     assert list(data["interrupts"][3]) == ["skipped"]
 
 
 def test_scenario_level_skips() -> None:
     too_big = probe(make([{"id": HOST.max_vcpu_id}], [{"dest": 0}]), host=HOST)
-    assert too_big.skip_code == "vcpu_id" and too_big.interrupts == []
+    assert too_big.skip_code == "vcpu_id"
+    assert too_big.interrupts == []
     assert too_big.to_json("f")["skipped"] == too_big.skipped
     assert probe(make(VCPUS, IRQS, map_alloc_fails=True), host=HOST).skip_code == "map_alloc_fails"
 
@@ -81,7 +87,8 @@ def test_a_vm_the_host_cannot_build_is_a_skip_not_a_traceback() -> None:
     """Pretend KVM allows huge IDs: KVM_CREATE_VCPU itself then refuses, and says so."""
     result = probe(make([{"id": 0}, {"id": 0x40000}], IRQS[:1]), host=replace(HOST, max_vcpu_id=1 << 30))
     assert result.skip_code == "build_failed"
-    assert "KVM_CREATE_VCPU(0x40000)" in (result.skipped or "") and "EINVAL" in (result.skipped or "")
+    assert "KVM_CREATE_VCPU(0x40000)" in (result.skipped or "")
+    assert "EINVAL" in (result.skipped or "")
 
 
 def test_unusable_kvm_says_why(tmp_path: Path) -> None:
@@ -107,17 +114,21 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str], monk
     good = _file(tmp_path, "good.apicviz.json", VCPUS, IRQS)
     assert main(["probe", "--json", good]) == 0
     line = json.loads(capsys.readouterr().out.strip())
-    assert line["agree"] is True and line["file"] == good
+    assert line["agree"] is True
+    assert line["file"] == good
 
     bad = tmp_path / "bad.apicviz.json"
     bad.write_text('{"format": "apicviz-scenario", "version": 1, "vcpus": [{"id": "x"}]}')
     assert main(["probe", "--json", good, str(bad)]) == 1
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
-    assert lines[0]["agree"] is True and "vcpus[0].id" in lines[1]["error"]
+    assert lines[0]["agree"] is True
+    assert "vcpus[0].id" in lines[1]["error"]
 
     assert main(["probe", good]) == 0
     text = capsys.readouterr().out
-    assert "host Linux" in text and "✓ #0" in text and "3/3 agree" in text
+    assert "host Linux" in text
+    assert "✓ #0" in text
+    assert "3/3 agree" in text
 
     smi = _file(tmp_path, "smi.apicviz.json", VCPUS, [{"dest": 2, "delivery": "smi"}])
     monkeypatch.setattr(host_info_module, "detect_smm", lambda *a: (not HOST.smm, "pretended"))
@@ -127,4 +138,6 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str], monk
     monkeypatch.setattr(host_info_module, "KVM_DEVICE", str(tmp_path / "missing-kvm"))
     assert main(["probe", good]) == 2
     err = capsys.readouterr().err
-    assert "KVM cannot be used here" in err and "does not exist" in err and "Traceback" not in err
+    assert "KVM cannot be used here" in err
+    assert "does not exist" in err
+    assert "Traceback" not in err

@@ -20,9 +20,11 @@ def test_sweep_sends_each_destination_from_each_sender_of_its_group() -> None:
     result = probe(scenario, sweep=True, host=HOST)
     target = evaluate(scenario)  # the same destinations for any 6.x kernel of this VM
     expected = sum(len(d.senders) for d in sweep_destinations(target))
-    assert result.sweep is not None and result.sweep.compared == expected
+    assert result.sweep is not None
+    assert result.sweep.compared == expected
     data = result.to_json("f")["sweep"]
-    assert data["compared"] == expected and data["agree"] is True
+    assert data["compared"] == expected
+    assert data["agree"] is True
     by_dest = {(e["dest_mode"], e["dest"], e["sender"]): e for e in data["destinations"]}
     assert by_dest[("physical", 0x123, "ipi-x2apic")]["host_accepted"] == [0x123]
     assert ("physical", 0x123, "msi") not in by_dest  # an 8-bit MSI cannot name it

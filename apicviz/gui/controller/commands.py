@@ -154,7 +154,7 @@ class RemoveRowsCommand(ScenarioCommand):
     def undo(self) -> None:
         # Ascending re-insertion restores the original indexes; contiguous runs go in at once.
         blocks: list[tuple[int, list[Any]]] = []
-        for row, item in zip(self.rows, self.items):
+        for row, item in zip(self.rows, self.items, strict=True):
             if blocks and blocks[-1][0] + len(blocks[-1][1]) == row:
                 blocks[-1][1].append(item)
             else:

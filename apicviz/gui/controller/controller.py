@@ -32,8 +32,16 @@ from ...model.sweep import SweepResult
 from .comparison import CompareSettings, Results, compare_with
 from .sweep_scheduler import BACKGROUND_SWEEP_VCPUS, SweepScheduler
 
-__all__ = ["BACKGROUND_SWEEP_VCPUS", "Change", "Controller", "INTERRUPTS", "KINDS", "Results", "VCPUS",
-           "snapshot"]
+__all__ = [
+    "BACKGROUND_SWEEP_VCPUS",
+    "INTERRUPTS",
+    "KINDS",
+    "VCPUS",
+    "Change",
+    "Controller",
+    "Results",
+    "snapshot",
+]
 
 #: Row kinds: which list of the scenario a row signal is about.
 VCPUS = "vcpus"
@@ -221,7 +229,7 @@ class Controller(QObject):
     def select_vcpus(self, indexes: list[int]) -> None:
         if self._mutating:
             return  # a view echoing a row change; the selection is remapped when it ends
-        indexes = sorted(set(i for i in indexes if 0 <= i < len(self.scenario.vcpus)))
+        indexes = sorted({i for i in indexes if 0 <= i < len(self.scenario.vcpus)})
         if indexes != self.selected_vcpus:
             self.selected_vcpus = indexes
             self.vcpu_selection_changed.emit(indexes)

@@ -81,7 +81,7 @@ def set_text(controller: Controller, kind: str, rows: list[int], key: str, value
 def set_values(controller: Controller, kind: str, rows: list[int], key: str, value: Any) -> bool:
     """Set one field on several rows as one undoable step."""
     items = controller.rows(kind)
-    rows = sorted(set(r for r in rows if 0 <= r < len(items)))
+    rows = sorted({r for r in rows if 0 <= r < len(items)})
     changes = [Change(kind, r, key, value) for r in rows if getattr(items[r], key) != value]
     if not changes:
         return True
@@ -159,7 +159,7 @@ def add_interrupt(controller: Controller) -> bool:
 def duplicate_rows(controller: Controller, kind: str, rows: list[int]) -> bool:
     """Copies go right after the last selected row; duplicated vCPUs get unused IDs."""
     items = controller.rows(kind)
-    rows = sorted(set(r for r in rows if 0 <= r < len(items)))
+    rows = sorted({r for r in rows if 0 <= r < len(items)})
     if not rows:
         return False
     copies = []
@@ -183,7 +183,7 @@ def duplicate_rows(controller: Controller, kind: str, rows: list[int]) -> bool:
 
 def remove_rows(controller: Controller, kind: str, rows: list[int]) -> bool:
     items = controller.rows(kind)
-    rows = sorted(set(r for r in rows if 0 <= r < len(items)))
+    rows = sorted({r for r in rows if 0 <= r < len(items)})
     if not rows:
         return False
     what = f"Remove {row_label(controller, kind, rows[0])}" if len(rows) == 1 else f"Remove {len(rows)} {_plural(kind)}"

@@ -43,7 +43,7 @@ class _Job:
     def run(self) -> None:
         try:
             self.result = sweep(self.evaluation)
-        except Exception:  # never let a background failure escape; the sweep just stays stale
+        except Exception:  # noqa: BLE001 - a background failure must not escape; the sweep stays stale
             self.result = None
         finally:
             self.done.set()

@@ -6,6 +6,7 @@ power loss) and the next start offers to restore it.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -42,10 +43,8 @@ def read_autosave(path: Path | None = None) -> tuple[Scenario, str | None] | Non
 
 
 def discard_autosave(path: Path | None = None) -> None:
-    try:
+    with contextlib.suppress(OSError):
         (path or autosave_path()).unlink()
-    except OSError:
-        pass
 
 
 class Autosaver(QObject):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Callable
 from types import TracebackType
-from typing import Callable
 
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
@@ -14,7 +14,7 @@ _showing = False
 def show_exception(parent: QWidget | None, exc_type: type[BaseException], exc: BaseException,
                    tb: TracebackType | None) -> None:
     """A modal dialog with the message, the traceback under "Show Details"."""
-    global _showing
+    global _showing  # noqa: PLW0603 - one flag for the whole process: an error while the dialog is up
     if _showing or QApplication.instance() is None:
         return  # an error inside the dialog itself: stderr already has it
     _showing = True

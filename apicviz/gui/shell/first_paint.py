@@ -21,7 +21,7 @@ class _FirstPaint(QObject):
         self.launched_at = launched_at
         self.seen = False
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if not self.seen and event.type() == QEvent.Type.Paint:
             self.seen = True
             # The zero timer runs once the paint of every child widget has been flushed.

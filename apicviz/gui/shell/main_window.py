@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
@@ -28,6 +29,9 @@ from .examples_menu import build_examples_menu
 from .file_actions import FileActions, display_name
 from .presentation import PresentationZoom
 from .share_actions import ShareActions
+
+if TYPE_CHECKING:
+    from .autosave import Autosaver
 
 DEFAULT_SIZE = (1280, 800)
 VCPU_DOCK_WIDTH = 400
@@ -101,7 +105,7 @@ class MainWindow(QMainWindow):
         self.share.message.connect(self.show_message)
         self.zoom = PresentationZoom(self, getattr(self.map_view, "grid", None))
         #: Set by create_main_window when autosave is on; discarded on a clean close.
-        self.autosaver = None
+        self.autosaver: Autosaver | None = None
         self.summary = StatusSummary(controller, self)
         self.statusBar().setSizeGripEnabled(False)  # the chips need every pixel at 1280 px
         self.statusBar().addWidget(self.summary, 1)

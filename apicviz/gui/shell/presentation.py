@@ -54,7 +54,7 @@ class PresentationZoom(QObject):
         QApplication.setFont(font)
         # Widgets receive the new font through posted events: size the tables once they have it.
         QTimer.singleShot(0, self, self._fit_tables)
-        if self.grid is not None:
+        if self.grid is not None and self.base_cell is not None:
             if factor == 1.0:
                 self.grid.fit()
             else:

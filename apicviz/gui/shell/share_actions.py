@@ -24,14 +24,16 @@ class ShareActions(QObject):
         self.map_widget = map_widget
         self.export_window = QAction("Export &Picture of the Window…", window)
         self.export_window.setShortcut(QKeySequence("Ctrl+E"))
-        self.export_window.setStatusTip("Save a PNG of the window; it embeds the scenario, so it opens again in apicviz")
+        self.export_window.setStatusTip(
+            "Save a PNG of the window; it embeds the scenario, so it opens again in apicviz")
         self.export_window.triggered.connect(lambda: self.export(self.window))
         self.export_map = QAction("Export Picture of the &Map…", window)
         self.export_map.setShortcut(QKeySequence("Ctrl+Shift+E"))
         self.export_map.triggered.connect(lambda: self.export(self.map_widget))
         self.copy_report = QAction("Copy &Bug Report", window)
         self.copy_report.setShortcut(QKeySequence("Ctrl+Shift+C"))
-        self.copy_report.setStatusTip("Markdown: kernel, flags, vCPUs, map, every interrupt, and the scenario to reproduce")
+        self.copy_report.setStatusTip(
+            "Markdown: kernel, flags, vCPUs, map, every interrupt, and the scenario to reproduce")
         self.copy_report.triggered.connect(self.copy_bug_report)
 
     def export(self, widget: QWidget, path: str | None = None) -> bool:

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import Qt
-
 from ...model import ScenarioError
 from ...model.numbers import U8_MAX, U32_MAX, describe_range, fmt_id, parse_int
 from ...model.scenario import (
@@ -120,9 +118,7 @@ def dfr_text(dfr: int) -> str:
 def parse_bool(value: Any, where: str) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, Qt.CheckState):
-        return value == Qt.CheckState.Checked
-    if isinstance(value, int):
+    if isinstance(value, int):  # the table model turns a Qt check state into a bool first
         return value != 0
     text = str(value).strip().lower()
     if text in _TRUE:
@@ -188,7 +184,8 @@ INTERRUPT_COLUMNS: tuple[Column, ...] = (
            "differs from hardware (orange) — KVM differs from the architecture, no documented reason;\n"
            "by design (amber) — a documented KVM choice: hotplug hack, no 8-bit truncation, broadcast quirk;\n"
            "agree — KVM, its slow path and hardware give the same answer."),
-    Column("under_b", "Under kernel B", "The same message under the kernel (or flags) chosen in the Compare kernels tab:\n"
+    Column("under_b", "Under kernel B",
+           "The same message under the kernel (or flags) chosen in the Compare kernels tab:\n"
            "its path, targets and dropped vCPUs there; ≠ marks a route that changes. Empty while that tab is closed."),
 )
 

@@ -54,8 +54,9 @@ def headline(ev: Evaluation, result: SweepResult | None) -> Headline:
     tip_lines += [f"• {REASON_TEXT[x]}" for x in reasons]
     if code == AGREE:
         if result is None:
-            return Headline(code, "✔ interrupts agree (sweep …)", "KVM, its slow path and hardware agree on every "
-                                                                   "interrupt; the sweep of every destination is running")
+            return Headline(code, "✔ interrupts agree (sweep …)",
+                            "KVM, its slow path and hardware agree on every interrupt; the sweep of every "
+                            "destination is running")
         return Headline(code, "✔ no disagreement", "KVM, its slow path and hardware agree on every interrupt and "
                                                    "every destination of the sweep")
     n_irq, n_rows = irq_codes.count(code), sum(1 for r in rows if r.severity == code)

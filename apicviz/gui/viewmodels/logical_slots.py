@@ -94,7 +94,7 @@ def _xapic(ev: Evaluation, phys: MapSlots, mode: str, title: str) -> LogicalLayo
         losers[slot] = [i for i in idxs if i != holder]
     markers: dict[int, list[tuple[str, int]]] = {}
     if route is not None:
-        where = {}
+        where: dict[int, list[int]] = {}
         for slot, holder in enumerate(table):
             if holder is not None:
                 where.setdefault(holder, []).append(slot)

@@ -129,10 +129,10 @@ class MapSlots:
             out.setdefault(slot, set()).update(idxs)
         for slot, idxs in ev.aliases_physical.items():
             out.setdefault(slot, set()).update(idxs)
-        result = {}
-        for slot, idxs in out.items():
+        result: dict[int, list[int]] = {}
+        for slot, members in out.items():
             holder = self.holders.get(slot)
-            rest = sorted(i for i in idxs if i != holder)
+            rest = sorted(i for i in members if i != holder)
             if rest:
                 result[slot] = rest
         return result
@@ -247,7 +247,7 @@ class MapSlots:
             if len(old.vcpus) != len(self.vcpus):
                 return None  # rows inserted or removed: indexes shift everywhere
             # A new vCPU ID relabels its slots even where the holder's index stays.
-            renamed = {i for i, (a, b) in enumerate(zip(old.vcpus, self.vcpus)) if a.id != b.id}
+            renamed = {i for i, (a, b) in enumerate(zip(old.vcpus, self.vcpus, strict=True)) if a.id != b.id}
             if renamed:
                 dirty.update(s for s, h in self.holders.items() if h in renamed)
                 dirty.update(s for s, h in old.holders.items() if h in renamed)
@@ -267,7 +267,7 @@ class MapSlots:
     def rows(self) -> list[int]:
         """Sorted row numbers (APIC ID >> 4) to draw."""
         if self._rows is None:
-            busy = set(s >> 4 for s in self.holders)
+            busy = {s >> 4 for s in self.holders}
             busy.update(s >> 4 for s in self.losers_by_slot)
             busy.update(s >> 4 for s in self.markers)
             busy.update(s >> 4 for s in self.read)

@@ -168,8 +168,8 @@ class CompareView(QWidget):
         if not comp.changed:
             parts.append("<p>No difference: both kernels build the same map and route every interrupt alike.</p>")
         ra, rb = comp.a.result.map, comp.b.result.map
-        if (ra is None) != (rb is None):
-            gone = ra or rb
+        gone = ra or rb
+        if (ra is None) != (rb is None) and gone is not None:
             parts.append(f"<p>Every phys_map slot ({len(gone.phys_map)} occupied) "
                          f"{'disappears with the map' if rb is None else 'appears with the map'}.</p>")
         elif comp.slots:
@@ -180,22 +180,22 @@ class CompareView(QWidget):
             parts.append("<p><b>phys_map slots that change</b></p><table border='1' cellpadding='3' "
                          f"cellspacing='0'><tr><th>slot</th><th>A</th><th>B</th></tr>{rows}</table>")
         ev = comp.a
-        rows = []
+        route_rows: list[str] = []
         changed_routes = {ch.index for ch in comp.routes}
         for n, irq in enumerate(ev.scenario.interrupts):
             x, y = route_fields(comp.a, n), route_fields(comp.b, n)
             changed = n in changed_routes
             style = " style='background:#fff3c4'" if changed else ""
             mark = "≠ " if changed else ""
-            rows.append(
+            route_rows.append(
                 f"<tr{style}><td>{mark}[{n}] {html.escape(irq.name or irq.describe())}</td>"
                 f"<td>{x['path']}: {_ids(x['targets'])}</td><td>{_drop(x['dropped'])}</td>"
                 f"<td>{y['path']}: {_ids(y['targets'])}</td><td>{_drop(y['dropped'])}</td></tr>")
-        if rows:
+        if route_rows:
             parts.append("<p><b>Interrupts</b> (≠ marks a changed route)</p>"
                          "<table border='1' cellpadding='3' cellspacing='0'><tr><th>interrupt</th>"
-                         f"<th>A route</th><th>A dropped</th><th>B route</th><th>B dropped</th></tr>{''.join(rows)}"
-                         "</table>")
+                         "<th>A route</th><th>A dropped</th><th>B route</th><th>B dropped</th></tr>"
+                         f"{''.join(route_rows)}</table>")
         parts.append(f"<p>Dropped deliveries among the interrupts: A {comp.a.dropped_count}, "
                      f"B {comp.b.dropped_count}.</p>")
         return "".join(parts)

@@ -94,7 +94,7 @@ class CellDelegate(QStyledItemDelegate):
 
     def selected_rows(self) -> list[int]:
         selection = self.view.selectionModel()
-        return sorted({i.row() for i in selection.selectedIndexes()}) if selection else []
+        return sorted({i.row() for i in selection.selectedIndexes()}) if selection is not None else []
 
     def updateEditorGeometry(self, editor: QWidget, option: QStyleOptionViewItem, index: Index) -> None:
         editor.setGeometry(option.rect)

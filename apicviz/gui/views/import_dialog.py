@@ -21,8 +21,8 @@ from ...importers.kvm_lapic_state import KVM_APIC_REG_SIZE, import_lapic_sources
 from ...importers.qemu_info_lapic import MAX_INFO_LAPIC_BYTES, import_info_lapic
 from ...model import ScenarioError
 from ...model.file_io import read_all_bounded
-from ...model.scenario import MAX_VCPUS
 from ...model.numbers import parse_int
+from ...model.scenario import MAX_VCPUS
 
 KVM, QEMU = "KVM_GET_LAPIC pages (struct kvm_lapic_state, 1024 bytes each)", "QEMU HMP 'info lapic' text"
 
@@ -109,7 +109,8 @@ class ImportDialog(QDialog):
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ScenarioError("input", f"{name}: byte {exc.start} is not UTF-8 text; is this a binary file?") from None
+            raise ScenarioError("input",
+                                f"{name}: byte {exc.start} is not UTF-8 text; is this a binary file?") from None
         modes = parse_mode_list(self.modes.text()) if self.modes.text().strip() else None
         result = import_info_lapic(text, ids, modes, name)
         result.scenario.kvm.use_32bit_ids = self.use_32bit.isChecked()

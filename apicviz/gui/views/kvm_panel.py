@@ -25,19 +25,19 @@ from ..controller.controller import Controller
 
 FLAGS = (
     ("use_32bit_ids", "32-bit x2APIC IDs",
-     "KVM_X2APIC_API_USE_32BIT_IDS (kvm->arch.x2apic_format): userspace keeps full 32-bit x2APIC IDs.\n"
-     "From 6.3 the hotplug hack (xAPIC vCPUs at their x2APIC ID) needs it, and aliasing no longer drops the map."),
+     ("KVM_X2APIC_API_USE_32BIT_IDS (kvm->arch.x2apic_format): userspace keeps full 32-bit x2APIC IDs.\n"
+     "From 6.3 the hotplug hack (xAPIC vCPUs at their x2APIC ID) needs it, and aliasing no longer drops the map.")),
     ("disable_broadcast_quirk", "Disable broadcast quirk",
      "KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK: an MSI to 0xff is no longer a broadcast for x2APIC vCPUs."),
     ("vector_hashing", "Vector hashing",
-     "kvm.vector_hashing module parameter: lowest-priority messages go to a vCPU picked by hashing the vector\n"
-     "(off: by apic_arb_prio)."),
+     ("kvm.vector_hashing module parameter: lowest-priority messages go to a vCPU picked by hashing the vector\n"
+     "(off: by apic_arb_prio).")),
     ("map_alloc_fails", "Map allocation fails",
      "What-if: kvzalloc of the optimized map returns NULL, so every interrupt takes the slow path."),
     ("smm", "KVM built with SMM (CONFIG_KVM_SMM)",
-     "Whether the host's KVM was built with CONFIG_KVM_SMM (optional since Linux 6.2).\n"
+     ("Whether the host's KVM was built with CONFIG_KVM_SMM (optional since Linux 6.2).\n"
      "Without it an SMI still reaches its targets, but no APIC accepts it.\n"
-     "Kernels before 6.2 always have SMM support."),
+     "Kernels before 6.2 always have SMM support.")),
 )
 TIPS = {key: tip for key, _text, tip in FLAGS}
 SMM_FIXED_TIP = "Kernels before 6.2 always have SMM support: pick 6.2 or later to turn it off."

@@ -84,7 +84,7 @@ class LogicalGrid(QWidget):
         data = self.layout_data
         return 0 if data is None else -(-len(data.rows) // self.per_line)
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         data = self.layout_data
         if data is None or not data.rows:
             return QSize(10, 0)
@@ -110,7 +110,7 @@ class LogicalGrid(QWidget):
             return row, col
         return None
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent) -> None:
         data = self.layout_data
         if data is None or not data.rows:
             return
@@ -148,7 +148,7 @@ class LogicalGrid(QWidget):
             return True
         return super().event(event)
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         hit = self.cell_at(event.position())
         if hit is not None and self.layout_data is not None and event.button() == Qt.MouseButton.LeftButton:
             vcpu = self.layout_data.rows[hit[0]].cells[hit[1]].vcpu
@@ -174,17 +174,17 @@ class LogicalView(QWidget):
         self.reason.setWordWrap(True)
         self.grid = LogicalGrid()
         self.grid.vcpu_clicked.connect(self.vcpu_clicked)
-        self.scroll = QScrollArea()
-        self.scroll.setWidget(self.grid)
-        self.scroll.setWidgetResizable(False)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidget(self.grid)
+        self.scroll_area.setWidgetResizable(False)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         lay.addWidget(self.title)
         lay.addWidget(self.reason)
-        lay.addWidget(self.scroll, 1)
+        lay.addWidget(self.scroll_area, 1)
         self.data: LogicalLayout | None = None
         self.compact = False
 
@@ -213,13 +213,13 @@ class LogicalView(QWidget):
             self.reason.show()
         self.reason.setStyleSheet("" if data.rows else "QLabel { color: #3A2E00; background: #FFF4CC; padding: 3px; }")
         self.grid.set_width(self.width() - 16, self.compact)
-        self.scroll.setVisible(bool(data.rows))
+        self.scroll_area.setVisible(bool(data.rows))
         rows_h = self.grid.sizeHint().height() + 4
         cap = 2 * (self.grid.cell_h + SPACING) + self.grid.header_h + 6 if self.compact else 140
-        self.scroll.setMinimumHeight(int(min(rows_h, cap)) if data.rows else 0)
-        self.scroll.setMaximumHeight(int(min(rows_h, cap) if self.compact else rows_h) if data.rows else 0)
+        self.scroll_area.setMinimumHeight(int(min(rows_h, cap)) if data.rows else 0)
+        self.scroll_area.setMaximumHeight(int(min(rows_h, cap) if self.compact else rows_h) if data.rows else 0)
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if self.compact and self.data is not None:
             old = self.grid.per_line

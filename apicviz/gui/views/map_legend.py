@@ -69,7 +69,7 @@ class Swatch(QWidget):
         self.painter.set_size(SWATCH_W, SWATCH_H)
         self.setFixedSize(SWATCH_W + 6, SWATCH_H + 6)
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.painter.paint(p, QRectF(3, 3, SWATCH_W, SWATCH_H), self.info)

@@ -188,7 +188,7 @@ class MapView(QWidget):
         self.legend_box.setGeometry(max(0, x), top_left.y() + 20, size.width(), size.height())
         self.legend_box.raise_()
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._set_wide(self.width() >= WIDE_FROM)
         if not self.wide and self.legend_box.isVisible():

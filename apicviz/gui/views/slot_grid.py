@@ -326,7 +326,7 @@ class SlotGrid(QAbstractScrollArea):
 
     # ----- painting ---------------------------------------------------------------
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self.viewport())
         vp = self.viewport().rect()
         dirty = QRectF(event.rect())
@@ -420,17 +420,17 @@ class SlotGrid(QAbstractScrollArea):
 
     # ----- events -----------------------------------------------------------------
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         if self.auto_fit:
             self._apply_fit()
         else:
             self._update_scrollbars()
 
-    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 - Qt override
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
         self.viewport().update()
 
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
+    def wheelEvent(self, event: QWheelEvent) -> None:
         """Wheel zooms around the pointer (as in pyqtgraph); Shift+wheel scrolls."""
         if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
             delta = event.angleDelta()
@@ -446,7 +446,7 @@ class SlotGrid(QAbstractScrollArea):
             self.set_cell_height(self._wheel_target, event.position(), wheel=True)
         event.accept()
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton):
             self._press = event.position().toPoint()
             self._press_scroll = (self.horizontalScrollBar().value(), self.verticalScrollBar().value())
@@ -455,7 +455,7 @@ class SlotGrid(QAbstractScrollArea):
             return
         super().mousePressEvent(event)
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._press is None:
             return
         d = event.position().toPoint() - self._press
@@ -466,7 +466,7 @@ class SlotGrid(QAbstractScrollArea):
             self.horizontalScrollBar().setValue(self._press_scroll[0] - d.x())
             self.verticalScrollBar().setValue(self._press_scroll[1] - d.y())
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._press is None:
             return
         panned = self._panning
@@ -478,7 +478,7 @@ class SlotGrid(QAbstractScrollArea):
             if apic_id is not None:
                 self.slot_clicked.emit(apic_id)
 
-    def viewportEvent(self, event: QEvent) -> bool:  # noqa: N802 - Qt override
+    def viewportEvent(self, event: QEvent) -> bool:
         if event.type() == QEvent.Type.ToolTip and self.slots is not None:
             pos = event.pos()  # type: ignore[attr-defined]
             apic_id = self.slot_at(pos)
@@ -491,5 +491,5 @@ class SlotGrid(QAbstractScrollArea):
             return True
         return super().viewportEvent(event)
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         return QSize(int(self.label_w + COLUMNS * (round(26 * ASPECT) + SPACING) + 24), 480)

@@ -149,7 +149,7 @@ class SlotPainter:
             return text
         if text.startswith("0x") and self._width(fm, text[2:]) <= avail:
             return text[2:]
-        return fm.elidedText(text[2:] if text.startswith("0x") else text, Qt.TextElideMode.ElideLeft, max(avail, 0.0))
+        return fm.elidedText(text.removeprefix("0x"), Qt.TextElideMode.ElideLeft, max(avail, 0.0))
 
     def _paint_labelled(self, p: QPainter, rect: QRectF, s: SlotInfo) -> None:
         look = s.look

@@ -73,7 +73,8 @@ class StatusSummary(QWidget):
         self.aliases = Chip(self)
         self.dropped = Chip(self)
         self.sweep = Chip(self)
-        self.chips = [self.headline, self.kernel, self.map, self.logical, self.inhibits, self.aliases, self.dropped, self.sweep]
+        self.chips = [self.headline, self.kernel, self.map, self.logical, self.inhibits, self.aliases,
+                      self.dropped, self.sweep]
         for chip in self.chips:
             layout.addWidget(chip, 1 if chip is self.map else 0)
         controller.result_changed.connect(self._on_result_changed)

@@ -6,8 +6,9 @@ so the view keeps its scroll position and sort while the user edits.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QFont
@@ -112,13 +113,13 @@ class SweepTableModel(QAbstractTableModel):
             self.rows.extend(rows[old:])
             self.endInsertRows()
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802 - Qt override
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.rows)
 
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802 - Qt override
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(COLUMNS):
             if role == Qt.ItemDataRole.DisplayRole:
                 return COLUMNS[section].name
@@ -141,8 +142,8 @@ class SweepTableModel(QAbstractTableModel):
             return palette.qcolor(palette.SEVERITY[row.severity][0])
         if role == Qt.ItemDataRole.ForegroundRole:
             return palette.qcolor(palette.SEVERITY[row.severity][1])
-        if role == Qt.ItemDataRole.FontRole and (col.name == "Class" and row.severity == KVM_INCONSISTENT
-                                                 or col.name == "Dropped" and row.route.dropped):
+        if role == Qt.ItemDataRole.FontRole and ((col.name == "Class" and row.severity == KVM_INCONSISTENT)
+                                                 or (col.name == "Dropped" and row.route.dropped)):
             return _bold()
         if role == Qt.ItemDataRole.ToolTipRole:
             return row.describe(self.ev)
@@ -180,7 +181,7 @@ class SweepFilter(QSortFilterProxyModel):
             self.mode = mode
             self.invalidateRowsFilter()
 
-    def filterAcceptsRow(self, source_row: int, source_parent: ModelIndex) -> bool:  # noqa: N802
+    def filterAcceptsRow(self, source_row: int, source_parent: ModelIndex) -> bool:
         if self.mode == FILTER_ALL:
             return True
         model = self.sourceModel()
@@ -191,7 +192,7 @@ class SweepFilter(QSortFilterProxyModel):
             return row.severity == KVM_INCONSISTENT
         return row.fast_vs_slow
 
-    def lessThan(self, left: ModelIndex, right: ModelIndex) -> bool:  # noqa: N802
+    def lessThan(self, left: ModelIndex, right: ModelIndex) -> bool:
         a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
         try:
             return a < b

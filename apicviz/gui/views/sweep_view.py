@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...model.sweep import SweepResult, SweepRow
 from ...model.severity import KVM_INCONSISTENT
+from ...model.sweep import SweepResult, SweepRow
 from .sweep_model import (
     COLUMNS,
     FILTER_ALL,
