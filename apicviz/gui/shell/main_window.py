@@ -11,9 +11,9 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QUndoView, 
 from ... import __version__
 from ...model import BEHAVIOURS
 from ..controller.controller import Controller
+from ..views.attach_dialog import attach_interactively
 from ..views.compare_view import CompareView
 from ..views.explain_view import ExplainView
-from ..views.attach_dialog import attach_interactively
 from ..views.import_dialog import import_interactively
 from ..views.interrupt_model import InterruptTableModel
 from ..views.kvm_panel import KvmPanel

@@ -52,7 +52,7 @@ class _Job:
             self.result = attach(self.address, mode_from_migration=self.from_migration)
         except ScenarioError as exc:  # QmpError included: dead, busy, foreign socket, timeout, refused migration
             self.error = str(exc)
-        except Exception as exc:  # a bug of ours must not vanish in a thread
+        except Exception as exc:  # noqa: BLE001 - a bug of ours must not vanish in a thread
             self.error = f"internal error: {type(exc).__name__}: {exc}"
         finally:
             self.done.set()
