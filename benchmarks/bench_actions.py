@@ -42,8 +42,8 @@ from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtWidgets import QApplication
 
 from apicviz.gui.shell.app import create_application, create_main_window
-from apicviz.gui.shell.main_window import MainWindow
 from apicviz.gui.shell.housekeeping import install_idle_gc
+from apicviz.gui.shell.main_window import MainWindow
 from apicviz.gui.viewmodels.columns import column_index
 from apicviz.model import Scenario, save_scenario, scenario_from_dict
 
