@@ -230,7 +230,7 @@ class RowTableModel(QAbstractTableModel):
             return
         before = [self.row_results(row) for row in shown]
         self.refresh_results()
-        changed = [row for row, old in zip(shown, before) if not _same(old, self.row_results(row))]
+        changed = [row for row, old in zip(shown, before, strict=True) if not _same(old, self.row_results(row))]
         derived = self._derived_keys
         first, last = min(derived), max(derived)
         for row in changed:
