@@ -57,9 +57,31 @@ def summary(result: ProbeResult) -> str:
     return text
 
 
+def config_notes(scenario: Scenario, host: HostInfo) -> list[str]:
+    """Where the scenario's own settings differ from the host's, which the comparison used instead."""
+    kvm = scenario.kvm
+    notes = []
+    if host.behaviour and kvm.kernel != host.kernel:
+        from ..model.kernels import behaviour_for
+
+        mine = behaviour_for(kvm.kernel).name
+        if mine != host.behaviour:
+            notes.append(f"kernel {kvm.kernel} behaves as {mine}, the host as {host.behaviour}")
+    if kvm.vector_hashing != host.vector_hashing:
+        notes.append(f"vector_hashing {'on' if kvm.vector_hashing else 'off'} here, "
+                     f"{'on' if host.vector_hashing else 'off'} on the host")
+    if kvm.smm != host.smm:
+        notes.append(f"SMM {'on' if kvm.smm else 'off'} here, {'on' if host.smm else 'off'} on the host "
+                     f"(an SMI is {'accepted' if host.smm else 'accepted by nobody'} there)")
+    return notes
+
+
 def probe_text(path: str, scenario: Scenario, result: ProbeResult) -> str:
     kernel = f"scenario kernel {result.scenario_kernel}, compared as {result.host.kernel}"
     lines = [f"{path} ({kernel}): {summary(result)} — {result.seconds:.2f} s"]
+    notes = config_notes(scenario, result.host)
+    if notes and not result.skipped:
+        lines.append("  the scenario differs from this host, which the model follows here: " + "; ".join(notes))
     lines.extend(interrupt_line(scenario, check) for check in result.interrupts)
     if result.sweep is not None:
         lines.extend(result.sweep.text_lines())

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import struct
 from dataclasses import dataclass, field
 from typing import Self
@@ -187,6 +188,7 @@ def build_vm(kvm_fd: int, scenario: Scenario, stub_sources: set[int], max_vcpu_i
 
     ``force_mode_cycle`` restores every x2APIC page through xAPIC mode (tests exercise that path).
     """
+    _enough_descriptors(len(scenario.vcpus))
     step = "KVM_CREATE_VM"
     try:
         vm = HostVm(kvm_fd, abi.ioctl(kvm_fd, abi.KVM_CREATE_VM, 0))
@@ -201,6 +203,21 @@ def build_vm(kvm_fd: int, scenario: Scenario, stub_sources: set[int], max_vcpu_i
         vm.close()
         raise
     return vm
+
+
+def _enough_descriptors(vcpus: int) -> None:
+    """Every vCPU is a file descriptor; many desktops start processes with a soft limit of 1024."""
+    needed = vcpus + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        new = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        except (ValueError, OSError):
+            new = soft
+        if new < needed:
+            raise BuildError(f"{vcpus} vCPUs need {needed} file descriptors; this process may open {new} "
+                             f"(raise it with 'ulimit -n {needed}')")
 
 
 def _populate(vm: HostVm, scenario: Scenario, stub_sources: set[int], max_vcpu_id: int,

@@ -141,3 +141,32 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str], monk
     assert "KVM cannot be used here" in err
     assert "does not exist" in err
     assert "Traceback" not in err
+
+
+def test_a_low_descriptor_limit_is_raised_for_big_vms() -> None:
+    """300 vCPUs are 300 descriptors; a process started with a soft limit of 200 still probes them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import resource\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (200, hard))\n"
+        "from apicviz.host.probe import probe\n"
+        "from apicviz.model.scenario import Interrupt, Scenario, Vcpu\n"
+        "sc = Scenario(vcpus=[Vcpu(i, 'x2apic') for i in range(300)], interrupts=[Interrupt(source=0, dest=299)])\n"
+        "r = probe(sc)\n"
+        "assert r.skipped is None, r.skipped\n"
+        "assert r.interrupts[0].host_accepted == [299], r.interrupts[0]\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_readable_output_names_settings_the_host_overrides(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "smm.apicviz.json"
+    save_scenario(make(VCPUS, [{"dest": 2, "delivery": "smi"}], smm=not HOST.smm, kernel="6.6"), str(path))
+    assert main(["probe", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "differs from this host" in out and "SMM" in out
