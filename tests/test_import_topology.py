@@ -179,3 +179,30 @@ def test_libvirt_order_matches_a_live_qemu() -> None:
             qmp.command("device_add", driver=slot["type"], id=f"vcpu{slot_index}", **slot["props"])
         live = [qmp.command("qom-get", path=c["qom-path"], property="apic-id") for c in qmp.command("query-cpus-fast")]
     assert live == ids(result)
+
+
+QT_CHECK = (
+    "import contextlib, io, sys\n"
+    "from apicviz.cli import main\n"
+    "with contextlib.redirect_stdout(io.StringIO()):\n"
+    "    status = main({argv!r})\n"
+    "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph'))\n"
+    "assert status == 0, status\n"
+    "assert not bad, bad\n"
+)
+
+
+def run_without_qt(argv: list[str]) -> None:
+    """What a real run loads, lazy imports included: no Qt for these subcommands."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", QT_CHECK.format(argv=argv)], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("argv", [["import", "qemu-smp", "6,sockets=2,cores=3", "-o", "-"],
+                                  ["import", "libvirt", str(LIBVIRT / "ordered_hotplug.xml"), "-o", "-"]])
+def test_topology_imports_never_load_qt(argv: list[str]) -> None:
+    run_without_qt(argv)

@@ -294,3 +294,10 @@ def test_attach_refuses_non_sockets(tmp_path: Path) -> None:
         attach(str(tmp_path / "missing.sock"))
     with pytest.raises(QmpError, match="tcp: sockets are not supported"):
         attach("tcp:localhost:4444")
+
+
+def test_attach_never_loads_qt() -> None:
+    from test_import_topology import run_without_qt
+
+    with qemu_vm("-smp", "2") as vm:
+        run_without_qt(["attach", vm.qmp])
