@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from apicviz.model import evaluate, load_scenario, save_scenario
+from apicviz.model import ScenarioError, evaluate, load_scenario, save_scenario, scenario_from_text
 from apicviz.model.apic_map import recalculate
 from apicviz.model.routing import Router
 from apicviz.model.scenario import DFR_CLUSTER, DFR_FLAT, Interrupt, KvmConfig, Scenario, Vcpu
@@ -108,15 +108,40 @@ def interrupts_for(vcpus: list[Vcpu], count: int, seed: int) -> list[Interrupt]:
 def huge_id_vm() -> Scenario:
     """A "what if": an x2APIC vCPU with the largest ID allowed, next to ordinary ones."""
     vcpus = [Vcpu(0), Vcpu(1, apic="x2apic"), Vcpu(0xFFFFFFFE, apic="x2apic")]
-    return Scenario(title="ID 0xfffffffe", kvm=KvmConfig(kernel="6.1"), vcpus=vcpus,
+    return Scenario(title="ID 0xfffffffe", kvm=KvmConfig(kernel="6.1", use_32bit_ids=True), vcpus=vcpus,
                     interrupts=interrupts_for(vcpus, 64, 7))
 
 
 def huge_but_allocatable_vm() -> Scenario:
     """The largest map KVM could allocate (max_apic_id 268,435,387): optimized, yet must cost nothing."""
     vcpus = [Vcpu(0), Vcpu(1, apic="x2apic"), Vcpu(268_435_387, apic="x2apic")]
-    return Scenario(title="max_apic_id 268435387", kvm=KvmConfig(kernel="upstream"), vcpus=vcpus,
+    return Scenario(title="max_apic_id 268435387", kvm=KvmConfig(kernel="upstream", use_32bit_ids=True),
+                    vcpus=vcpus,
                     interrupts=interrupts_for(vcpus, 64, 8))
+
+
+#: Inputs tests/test_scenario_file.py refuses; here, how long refusing them takes.
+HOSTILE_TEXTS = {
+    "100,000 nested lists": "[" * 100_000 + "]" * 100_000,
+    "100,000 nested objects": '{"a":' * 100_000 + "1" + "}" * 100_000,
+    "a 5,000-digit ID": '{"vcpus": [{"id": ' + "9" * 5000 + "}]}",
+}
+
+
+def refuse_text(text: str) -> None:
+    try:
+        scenario_from_text(text)
+    except ScenarioError:
+        return
+    raise AssertionError("a hostile scenario text was accepted")
+
+
+def refuse_file(path: Path) -> None:
+    try:
+        load_scenario(path)
+    except ScenarioError:
+        return
+    raise AssertionError("an oversized scenario file was accepted")
 
 
 # ----- timing -----------------------------------------------------------------------------------
@@ -222,6 +247,16 @@ def main(argv: list[str] | None = None) -> int:
         size_kib = path.stat().st_size / 1024
         med, low = measure(lambda: load_scenario(path), reps)
         rows.append((f"load saved file ({size_kib:.0f} KiB)", "4096", med, low, None))
+        for label, text in HOSTILE_TEXTS.items():
+            med, low = measure(lambda text=text: refuse_text(text), reps)
+            rows.append((f"refuse hostile scenario text: {label}", "—", med, low, None))
+        oversized = Path(tmp) / "oversized.apicviz.json"
+        with oversized.open("wb") as handle:  # sparse: 40 MiB of notes, over the 32 MiB file limit
+            handle.write(b'{"notes": "')
+            handle.seek(40 * 1024 * 1024)
+            handle.write(b'", "vcpus": []}')
+        med, low = measure(lambda: refuse_file(oversized), reps)
+        rows.append(("refuse a 40 MiB scenario file (size limit)", "—", med, low, None))
         env = dict(os.environ)
         env.pop("DISPLAY", None)
         env.pop("WAYLAND_DISPLAY", None)

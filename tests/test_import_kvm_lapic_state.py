@@ -8,6 +8,7 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import scaled
 from import_helpers import DATA, only_files, run_cli, run_main
 
 from apicviz.importers import encode_lapic_page, import_lapic_sources, import_lapic_state
@@ -15,7 +16,7 @@ from apicviz.importers.kvm_lapic_state import LapicRegs, apic_mode_from_base, de
 from apicviz.model import ScenarioError, evaluate, load_scenario
 from apicviz.model.scenario import DFR_CLUSTER, DFR_FLAT
 
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=scaled(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def handmade_page(regs: dict[int, bytes]) -> bytes:

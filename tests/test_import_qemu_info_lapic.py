@@ -6,6 +6,7 @@ import contextlib
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import scaled
 from import_helpers import DATA, only_files, run_cli, run_main
 
 from apicviz.importers import import_info_lapic
@@ -13,7 +14,7 @@ from apicviz.importers.qemu_info_lapic import parse_info_lapic
 from apicviz.model import ScenarioError, evaluate, load_scenario
 from apicviz.model.scenario import DFR_CLUSTER, DFR_FLAT
 
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=scaled(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 #: One dump as current QEMU prints it (tabs after the register names, a space after "CPU %-2u" and after
 #: each IRR vector), CPU 3, cluster 2 bit 1.

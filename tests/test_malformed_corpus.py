@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import scaled
 
 from apicviz.model import ScenarioError, load_scenario, scenario_from_dict, scenario_from_text
 from apicviz.model.png_text import PNG_SIGNATURE, scenario_text_from_png
@@ -147,7 +148,7 @@ scenario_like = st.fixed_dictionaries(
     },
 )
 
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=scaled(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FUZZ

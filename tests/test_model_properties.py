@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import scaled
 
 from apicviz.model import evaluate
 from apicviz.model.apic_map import recalculate
@@ -28,7 +29,7 @@ FLAT = 0xFFFFFFFF
 CLUSTER = 0x0FFFFFFF
 U32 = 0xFFFFFFFF
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=scaled(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 KERNELS = ("4.11", "4.19", "5.2", "5.3", "5.15", "6.1", "6.2", "6.3", "6.6", "upstream")
 SAME_RANGE = {"4.11-5.2": ("4.11", "4.19", "5.2"), "5.3-6.2": ("5.3", "5.15", "6.1", "6.2"),
               "6.3+": ("6.3", "6.6", "upstream", "9.0")}
@@ -797,7 +798,7 @@ def check_sweep(sc: Scenario, extra_dests: list[int], limit_to_top: bool) -> Non
                 assert route_key(row.route) == route_key(r), f"{mode} {dest:#x} from {s} differs from its row"
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=scaled(250), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios(), st.lists(st.integers(0, 0x1000), max_size=16))
 def test_sweep_covers_every_disagreeing_destination(sc, extra):
     """sweep.py's contract: every physical destination 0..max(0xff, largest ID) and broadcast, every 8-bit

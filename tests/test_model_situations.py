@@ -12,7 +12,6 @@ changes.
 """
 from __future__ import annotations
 
-import time
 import tracemalloc
 from typing import Any
 
@@ -299,20 +298,18 @@ def test_forced_allocation_failure(kernel):
 def test_huge_id_fails_allocation_without_allocating(kernel):
     """max_apic_id 268,435,388 needs 536 + 8 * 268,435,389 = 2^31 bytes > INT_MAX: the map is NULL (3.4).
 
-    The model must compute this, not try: evaluating has to be instant and small. (32-bit IDs let the MSI
-    name vCPU ``big``, 9.1; they change nothing when the allocation fails.)
+    The model must compute this, not try: evaluating allocates nothing per ID (its time is in
+    benchmarks/bench_model.py). (32-bit IDs let the MSI name vCPU ``big``, 9.1; they change nothing
+    when the allocation fails.)
     """
     big = 268_435_388
     vcpus = [{"id": 0}, {"id": big, "apic": "x2apic"}]
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         ev = run(kernel, vcpus, [msi(big), ipi(big, 0)], use_32bit_ids=True)
-        elapsed = time.perf_counter() - start
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert elapsed < 1.0
     assert peak < 20 * 1024 * 1024
     assert_no_map(ev)
     expected = ["logical_id_aliased", "physical_id_aliased"] if kernel == "upstream" else []
@@ -329,11 +326,10 @@ def test_largest_allocatable_map_old_kernels(kernel):
     ID 0x0FFFFFBB is >= 2^20, so its x2APIC LDR wraps to cluster 0xFFFB, bit
     11; before 6.3 the logical step writes the vCPU into phys_map[0xFFFBB]
     (3.1 step 4.4, 8.14). 32-bit IDs, needed for the MSI to name ``big`` (9.1), change nothing here (8.17).
+    The map is described, not allocated: benchmarks/bench_model.py times it.
     """
     big = 268_435_387  # 0x0FFFFFBB
-    start = time.perf_counter()
     ev = run(kernel, [{"id": 0}, {"id": big, "apic": "x2apic"}], [msi(big), ipi(big, 0)], use_32bit_ids=True)
-    assert time.perf_counter() - start < 1.0
     assert ev["map"] == optimized(big, {0: 0, 0xFFFBB: big, big: big}, "x2apic")
     assert ev["interrupts"] == [route("fast", [big], [big], [big], [big]), route("fast", [0], [0], [0], [0])]
 

@@ -9,11 +9,11 @@ import contextlib
 import json
 import os
 import string
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import scaled
 
 from apicviz.model import ScenarioError, evaluate, load_scenario, save_scenario, scenario_from_dict, scenario_from_text
 from apicviz.model.kernels import kernel_at_least
@@ -303,7 +303,7 @@ def valid_scenarios(draw) -> Scenario:
     return Scenario(title=draw(_TEXT), notes=draw(_TEXT), kvm=kvm, vcpus=vcpus, interrupts=irqs)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=scaled(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(valid_scenarios())
 def test_round_trip_text(sc):
     """scenario_to_text then scenario_from_text gives back an equal scenario (every field, every default)."""
@@ -311,7 +311,7 @@ def test_round_trip_text(sc):
     assert scenario_from_text(scenario_to_text(sc).encode("utf-8")) == sc
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=scaled(40), deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.function_scoped_fixture])
 @given(valid_scenarios())
 def test_round_trip_file(tmp_path, sc):
@@ -374,11 +374,12 @@ def test_save_replaces_existing_file(tmp_path):
     '{"format": [' + ",".join(["0"] * 100_000) + '], "vcpus": []}',
 ])
 def test_hostile_text_is_a_scenario_error(text):
-    """Deep nesting, non-JSON, huge numbers, NUL bytes: always ScenarioError, never another exception."""
-    start = time.perf_counter()
+    """Deep nesting, non-JSON, huge numbers, NUL bytes: always ScenarioError, never another exception.
+
+    (How fast: benchmarks/bench_model.py, "refuse hostile scenario text".)
+    """
     with pytest.raises(ScenarioError):
         scenario_from_text(text)
-    assert time.perf_counter() - start < 5
 
 
 @pytest.mark.parametrize("data", [
@@ -405,10 +406,8 @@ def test_oversized_file_is_refused_without_parsing(tmp_path):
         handle.write(b'{"notes": "')
         handle.seek(40 * 1024 * 1024)
         handle.write(b'", "vcpus": []}')
-    start = time.perf_counter()
-    with pytest.raises(ScenarioError):
+    with pytest.raises(ScenarioError, match="at most 33,554,432 for a scenario"):  # by its size, unparsed
         load_scenario(path)
-    assert time.perf_counter() - start < 5
 
 
 def test_unreadable_paths(tmp_path):
@@ -443,7 +442,7 @@ _JSON = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=scaled(300), deadline=None)
 @given(_JSON)
 def test_arbitrary_json_values(raw):
     """Any parsed JSON either is a scenario or is refused with a ScenarioError."""
@@ -451,7 +450,7 @@ def test_arbitrary_json_values(raw):
         scenario_from_dict(raw)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=scaled(300), deadline=None)
 @given(st.one_of(st.binary(max_size=200), st.text(alphabet=string.printable + "\x00{}[]\":,", max_size=200)))
 def test_arbitrary_bytes_and_text(data):
     with contextlib.suppress(ScenarioError):

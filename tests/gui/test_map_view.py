@@ -1,7 +1,6 @@
 """The map view: slot states, the no-map banner, selection, route overlay, scale."""
 from __future__ import annotations
 
-import time
 import tracemalloc
 from collections import Counter
 
@@ -223,9 +222,7 @@ def test_4096_vcpus(qtbot):
     assert view.grid.is_slot_visible(4095)  # scrolled to the target
     assert view.logical.data.mode == "x2apic"
     assert len(view.logical.data.rows) == 256
-    start = time.perf_counter()
-    view.grid.viewport().repaint()
-    assert time.perf_counter() - start < 0.5
+    view.grid.viewport().repaint()  # paints without error; its time is in benchmarks/bench_views.py
 
 
 @pytest.mark.parametrize("top", [0xFFFFFFFE, 0x0FFFFF00])
@@ -233,15 +230,12 @@ def test_huge_ids_allocate_nothing_per_id(qtbot, top):
     ctrl = make_controller([{"id": 0, "apic": "x2apic"}, {"id": top, "apic": "x2apic"}],
                            [{"source": 0, "dest": top}], x2apic_api={"use_32bit_ids": True})
     tracemalloc.start()
-    start = time.perf_counter()
     view = make_view(qtbot, ctrl)
     ctrl.select_interrupt(0)
     view.grab()
-    elapsed = time.perf_counter() - start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert elapsed < 2.0
-    assert peak < 20_000_000
+    assert peak < 20_000_000  # nothing per ID; the time is in benchmarks/bench_memory.py
     s = view.slot_info(top)
     assert s.shown
     assert s.vcpu_id == top
