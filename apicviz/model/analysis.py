@@ -39,7 +39,7 @@ def logical_aliases(scenario: Scenario) -> dict[int, list[int]]:
     """
     seen: dict[int, list[int]] = {}
     for idx, v in enumerate(scenario.vcpus):
-        if not v.present or v.x2apic_mode or not v.logical_id:
+        if not v.logical_id or v.apic != "xapic":  # present and in xAPIC mode (properties inlined: big VMs)
             continue
         model = v.dfr_model
         if model == "flat":

@@ -113,7 +113,9 @@ class MapSlots:
         self.selected_vcpus: set[int] = set()
         self.read: set[int] = set()
         self.markers: dict[int, list[tuple[str, int]]] = {}
-        self.changed: dict[int, str] = {}
+        #: Slots whose owner differs under kernel B: slot -> (vCPU id under A, under B); and B's label.
+        self.changed: dict[int, tuple[int | None, int | None]] = {}
+        self.changed_label = ""
         self.route: Route | None = None
         self.route_index = -1
         self.extra_rows: set[int] = set()
@@ -172,15 +174,28 @@ class MapSlots:
             conflict=conflict,
             read=apic_id in self.read,
             selected=apic_id in self.selected,
-            markers=self.markers.get(apic_id, []),
+            markers=self._markers_of(apic_id),
             shown=self.row_shown(apic_id >> 4),
         )
 
     # ----- overlay: selection and the selected interrupt -----------------------
 
-    def set_changed(self, changed: dict[int, str]) -> None:
-        """Slots whose owner differs under the Compare dock's kernel B: slot -> "A → B" in words."""
-        self.changed = dict(changed)
+    def set_changed(self, changed: dict[int, tuple[int | None, int | None]], label: str = "") -> None:
+        """Slots whose owner differs under the Compare dock's kernel B (``label``): slot -> (id under A, under B).
+
+        Kept as given (the comparison's own dict, never mutated): a 4096-vCPU map may change in every slot.
+        """
+        self.changed = changed
+        self.changed_label = label
+
+    def changed_text(self, apic_id: int) -> str:
+        """'vCPU 0x1 → empty (upstream)' for a slot that changes under kernel B."""
+        a, b = self.changed[apic_id]
+
+        def who(vcpu_id: int | None) -> str:
+            return "empty" if vcpu_id is None else f"vCPU {vcpu_id:#x}"
+
+        return f"{who(a)} → {who(b)} ({self.changed_label})"
 
     def set_overlay(self, selected: list[int], route: Route | None, route_index: int = -1,
                     sender: int | None = None) -> None:
@@ -201,9 +216,14 @@ class MapSlots:
                 self._mark(TARGET, idx, self._target_slots(idx))
             if sender is not None:
                 self._mark(SENDER, sender, self.slots_of(sender))
-        for slot in self.changed:
-            self.markers.setdefault(slot, []).append((CHANGED, -1))
         self._rows = None
+
+    def _markers_of(self, apic_id: int) -> list[tuple[str, int]]:
+        """Route marks of a slot, then Δ when it changes under kernel B."""
+        marks = self.markers.get(apic_id, [])
+        if apic_id in self.changed:
+            return [*marks, (CHANGED, -1)]
+        return marks
 
     def _mark(self, kind: str, idx: int, slots: list[int]) -> None:
         for slot in slots:
@@ -255,12 +275,15 @@ class MapSlots:
 
     def overlay_state(self) -> tuple:
         """The selection and route marks as they are now, for :meth:`overlay_dirty` after a change."""
-        return (frozenset(self.selected), frozenset(self.read), dict(self.markers))
+        return (frozenset(self.selected), frozenset(self.read), dict(self.markers), self.changed)
 
     def overlay_dirty(self, state: tuple) -> set[int]:
         """Slots whose selection outline, read frame or marks differ from ``state``."""
-        selected, read, markers = state
-        return set(selected ^ self.selected) | set(read ^ self.read) | _values_changed(markers, self.markers)
+        selected, read, markers, changed = state
+        dirty = set(selected ^ self.selected) | set(read ^ self.read) | _values_changed(markers, self.markers)
+        if changed is not self.changed:
+            dirty |= changed.keys() ^ self.changed.keys()
+        return dirty
 
     # ----- layout --------------------------------------------------------------
 
@@ -270,6 +293,7 @@ class MapSlots:
             busy = {s >> 4 for s in self.holders}
             busy.update(s >> 4 for s in self.losers_by_slot)
             busy.update(s >> 4 for s in self.markers)
+            busy.update(s >> 4 for s in self.changed)
             busy.update(s >> 4 for s in self.read)
             busy.update(s >> 4 for s in self.selected)
             busy.update(self.extra_rows)
@@ -359,7 +383,7 @@ class MapSlots:
         if s.conflict and self.conflict is not None:
             lines.append("KVM (6.3+) discarded the whole map when the second vCPU collided here")
         if apic_id in self.changed:
-            lines.append(f"Δ under kernel B: {self.changed[apic_id]}")
+            lines.append(f"Δ under kernel B: {self.changed_text(apic_id)}")
         if self.route is not None and (s.read or any(k != CHANGED for k, _ in s.markers)):
             lines.append(f"interrupt #{self.route_index}:")
             if s.read:

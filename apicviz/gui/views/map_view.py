@@ -269,7 +269,8 @@ class MapView(QWidget):
         if self._goto_id is not None:
             extra.add(self._goto_id)
         slots.set_extra_rows(extra)
-        slots.set_changed(changed_slots(ctrl.marks))
+        marks = ctrl.marks
+        slots.set_changed(marks.slots if marks is not None else {}, marks.label_b if marks is not None else "")
         slots.set_overlay(list(ctrl.selected_vcpus), route, n if route is not None else -1, sender)
 
     # ----- words -----------------------------------------------------------------------
@@ -401,13 +402,3 @@ class MapView(QWidget):
     def logical_mode_text(self) -> str:
         return self.logical.mode_text()
 
-
-def changed_slots(comparison) -> dict[int, str]:
-    """Slot -> "vCPU 0x1 → empty" for a Comparison (nothing when none is shown or a map is missing)."""
-    if comparison is None:
-        return {}
-
-    def who(vcpu_id: int | None) -> str:
-        return "empty" if vcpu_id is None else f"vCPU {vcpu_id:#x}"
-
-    return {slot: f"{who(a)} → {who(b)} ({comparison.label_b})" for slot, (a, b) in comparison.slots.items()}
