@@ -6,12 +6,15 @@ This is the function the rest of the program calls: a scenario goes in, an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .apic_map import MapResult, recalculate
 from .routing import Route, Router
 from .scenario import Scenario, scenario_warnings
 from .severity import AGREED, Verdict, classify, worst
+
+if TYPE_CHECKING:
+    from .vcpu_status import VcpuStatus
 
 EVAL_FORMAT = "apicviz-evaluation"
 
@@ -73,6 +76,16 @@ class Evaluation:
     def dropped_count(self) -> int:
         return sum(len(r.dropped) for r in self.routes)
 
+    @property
+    def vcpu_status(self) -> VcpuStatus:
+        """Status codes of every vCPU (:mod:`.vcpu_status`), built on first use and kept."""
+        found = self.__dict__.get("_vcpu_status")
+        if found is None:
+            from .vcpu_status import VcpuStatus  # it reads this Evaluation: imported here, not at the top
+
+            found = self.__dict__["_vcpu_status"] = VcpuStatus(self)
+        return found
+
     def verdict(self, n: int) -> Verdict:
         """Severity class and findings of interrupt ``n``."""
         return self.routes[n].verdict or AGREED
@@ -111,6 +124,7 @@ class Evaluation:
                 "physical": {str(k): ids(v) for k, v in sorted(self.aliases_physical.items())},
                 "logical": {str(k): ids(v) for k, v in self.aliases_logical.items()},
             },
+            "vcpu_status": self.vcpu_status.to_json(),
             "interrupts": [
                 {
                     "path": r.path,

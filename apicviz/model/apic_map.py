@@ -85,6 +85,9 @@ class MapResult:
     phys_losers: dict[int, list[int]] = field(default_factory=dict)
     #: The first aliased pair that made a 6.3+ map NULL: (slot, holder idx, newcomer idx).
     alias_conflict: tuple[int, int, int] | None = None
+    #: xAPIC vCPUs written into the flat/cluster table: vCPU index -> (slot, mask of its logical ID).
+    #: A later writer may have overwritten the slot (before 6.3 the last writer wins).
+    logical_entries: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -157,6 +160,7 @@ def _recalculate_old(scenario: Scenario, behaviour: Behaviour, max_id: int, note
     kinds = amap.slot_kind
     logical = amap.logical_slots
     losers: dict[int, list[int]] = {}
+    entries: dict[int, tuple[int, int]] = {}
     flags = 0
     skip_disabled = behaviour.logical_skips_sw_disabled
     logical_reason = None
@@ -237,12 +241,13 @@ def _recalculate_old(scenario: Scenario, behaviour: Behaviour, max_id: int, note
                 note(Step(idx, "logical", f"{v.label()} → {mode} logical slot {_slot_name(mode, slot)}{bits}{extra}",
                           slot, "logical"))
             logical[slot] = idx
+            entries[idx] = (slot, mask)
     amap.logical_mode = _mode_of_flags(flags)
     if amap.logical_mode == "none":
         logical_reason = "no APIC contributed a logical mode, so logical messages take the slow path"
     elif amap.logical_mode == "disabled" and logical_reason is None:
         logical_reason = f"mixed logical modes ({_flag_list(flags)})"
-    return MapResult(behaviour, amap, None, [], max_id, logical_reason, losers)
+    return MapResult(behaviour, amap, None, [], max_id, logical_reason, losers, logical_entries=entries)
 
 
 def _recalculate_6_3(scenario: Scenario, behaviour: Behaviour, max_id: int, note) -> MapResult:
@@ -252,6 +257,7 @@ def _recalculate_6_3(scenario: Scenario, behaviour: Behaviour, max_id: int, note
     kinds = amap.slot_kind
     logical = amap.logical_slots
     losers: dict[int, list[int]] = {}
+    entries: dict[int, tuple[int, int]] = {}
     x2apic_format = scenario.kvm.use_32bit_ids
     mode = "sw_disabled"
     logical_reason: str | None = None
@@ -354,6 +360,7 @@ def _recalculate_6_3(scenario: Scenario, behaviour: Behaviour, max_id: int, note
             )
         else:
             logical[slot] = idx
+            entries[idx] = (slot, mask)
             if note:
                 note(Step(idx, "logical", f"{v.label()} → {mode} logical slot {_slot_name(mode, slot)}",
                           slot, "logical"))
@@ -368,7 +375,7 @@ def _recalculate_6_3(scenario: Scenario, behaviour: Behaviour, max_id: int, note
         inhibits.append("apic_id_modified")
     if mode == "disabled":
         inhibits.append("logical_id_aliased")
-    return MapResult(behaviour, amap, None, inhibits, max_id, logical_reason, losers)
+    return MapResult(behaviour, amap, None, inhibits, max_id, logical_reason, losers, logical_entries=entries)
 
 
 def _flag_list(flags: int) -> str:

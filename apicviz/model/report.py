@@ -17,6 +17,7 @@ from .numbers import fmt_id
 from .scenario import Interrupt, Vcpu
 from .scenario_file import scenario_to_text
 from .sweep import SweepResult
+from .vcpu_status import status_counts, status_lines
 
 #: GitHub's limit for an issue body or a comment, in characters.
 GITHUB_LIMIT = 65_536
@@ -181,6 +182,8 @@ def bug_report(ev: Evaluation, sweep_rows: int | None = None, *, sweep: SweepRes
             out.add(f"- … and {len(aliases) - len(shown)} more")
         out.add("")
 
+    _status_section(out, ev, limit // 8)
+
     scenario_text = scenario_to_text(s).rstrip()
     block = ["<details><summary>Scenario (save as <code>scenario.apicviz.json</code>, open with apicviz)</summary>",
              "", "```json", scenario_text, "```", "</details>"]
@@ -200,6 +203,22 @@ def bug_report(ev: Evaluation, sweep_rows: int | None = None, *, sweep: SweepRes
                 "File > Export Picture or `apicviz render FILE -o shot.png` — the PNG embeds the scenario and "
                 "opens in apicviz like the file.")
     return "\n".join(out.lines) + "\n"
+
+
+def _status_section(out: _Budget, ev: Evaluation, room: int) -> None:
+    """What the map made of each vCPU (vcpu_status codes): counts, then one line per flagged vCPU."""
+    counts = status_counts(ev)
+    if not counts:
+        return
+    out.add("### vCPU status", "", "Counts: " + ", ".join(f"`{code}` {n}" for code, n in counts.items()), "")
+    start = out.used
+    lines = status_lines(ev, limit=len(ev.scenario.vcpus))
+    for k, line in enumerate(lines):
+        if out.used - start + len(line) + 3 > room:
+            out.add(f"- … and {len(lines) - k} more (`apicviz eval --json FILE` lists every vCPU's status)")
+            break
+        out.add(f"- {line}")
+    out.add("")
 
 
 def _vcpu_section(out: _Budget, vcpus: list[Vcpu], room: int) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from .analysis import Evaluation
 from .explain import names as _names
 from .numbers import fmt_id
+from .vcpu_status import status_lines
 
 
 def map_summary(ev: Evaluation) -> list[str]:
@@ -24,6 +25,10 @@ def map_summary(ev: Evaluation) -> list[str]:
     for lid, idxs in ev.aliases_logical.items():
         lines.append(f"aliased logical ID {fmt_id(lid)}: {_names(ev, idxs)}")
     lines.extend(f"warning: {w}" for w in ev.warnings)
+    status = status_lines(ev)
+    if status:
+        lines.append("vCPU status:")
+        lines += ["  " + line for line in status]
     return lines
 
 

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from apicviz.gui.views import palette
+from apicviz.gui.views.table_model import COLOURS
 from apicviz.model import scenario_from_dict
 
 
@@ -82,3 +83,14 @@ def test_interrupt_class_column(window):
     assert orange == QColor(palette.SEVERITY["differs_from_hardware"][0])
     assert model.data(cell(model, 1, "severity"), Qt.ItemDataRole.BackgroundRole) is None
     assert "KVM inconsistent" in model.data(cell(model, 0, "severity"), Qt.ItemDataRole.ToolTipRole)
+
+
+def test_status_column_reports_a_lost_logical_slot(window):
+    """5.2: vCPUs 0 and 1 share flat ID 1; the last one written (vCPU 1) owns bit 0, vCPU 0 lost it."""
+    load(window, [{"id": 0, "logical_id": 1}, {"id": 1, "logical_id": 1}], [], kernel="5.2")
+    model = window.vcpu_model
+    assert text(model, 0, "status") == "lost logical slot"
+    assert text(model, 1, "status") == "ok"
+    tip = model.data(cell(model, 0, "status"), Qt.ItemDataRole.ToolTipRole)
+    assert "lost its logical slot (bit 0, logical ID 0x1) to vCPU 0x1" in tip
+    assert model.data(cell(model, 0, "status"), Qt.ItemDataRole.BackgroundRole).color() == COLOURS["warn"]

@@ -157,6 +157,7 @@ VCPU_COLUMNS: tuple[Column, ...] = (
            "aliased — another present vCPU answers to the same physical ID;\n"
            "hotplug only — reached only through the x2APIC-ID slot given to an xAPIC vCPU (the hotplug hack);\n"
            "unreachable — in no phys_map slot: the fast path never finds it by physical ID;\n"
+           "lost logical slot — a later vCPU overwrote its flat/cluster slot (before 6.3 the last writer wins);\n"
            "hw disabled — APIC hardware-disabled (in no map, receives nothing)."),
 )
 

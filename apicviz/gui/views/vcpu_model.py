@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush
 
 from ...model import Evaluation, Vcpu
-from ...model.apic_map import SLOT_DIRECT, SLOT_HOTPLUG
+from ...model import vcpu_status as vs
 from ...model.numbers import fmt_id
 from ..controller.controller import VCPUS
 from ..viewmodels.columns import VCPU_COLUMNS
@@ -28,70 +28,41 @@ class Badge:
     level: str  # key of COLOURS
 
 
-@dataclass
-class SlotIndex:
-    """Per-vCPU lookups built once per evaluation, so badges cost O(vCPUs) in all."""
-
-    slots: dict[int, list[int]]  # vCPU index -> phys_map slots holding it
-    aliases: dict[int, list[tuple[int, list[int]]]]  # vCPU index -> [(physical ID, members)]
-    lost: dict[int, list[int]]  # vCPU index -> slots it wanted and lost
-
-    @classmethod
-    def build(cls, ev: Evaluation) -> SlotIndex:
-        slots: dict[int, list[int]] = {}
-        if ev.result.map is not None:
-            for slot, idx in sorted(ev.result.map.phys_map.items()):
-                slots.setdefault(idx, []).append(slot)
-        aliases: dict[int, list[tuple[int, list[int]]]] = {}
-        for pid, members in ev.aliases_physical.items():
-            for idx in members:
-                aliases.setdefault(idx, []).append((pid, members))
-        lost: dict[int, list[int]] = {}
-        for slot, losers in ev.result.phys_losers.items():
-            for idx in losers:
-                lost.setdefault(idx, []).append(slot)
-        return cls(slots, aliases, lost)
+#: Status code -> (word in the cell or "" for the tooltip only, colour level). The words are the view's;
+#: which codes apply is the model's (apicviz.model.vcpu_status).
+STATUS_WORDS: dict[str, tuple[str, str]] = {
+    vs.HW_DISABLED: ("hw disabled", "off"),
+    vs.PHYSICAL_ALIAS: ("aliased", "warn"),
+    vs.LOGICAL_SLOT_LOST: ("lost logical slot", "warn"),
+    vs.UNREACHABLE: ("unreachable", "bad"),
+    vs.HOTPLUG_ONLY: ("hotplug only", "note"),
+    vs.PHYSICAL_SLOT_LOST: ("", "ok"),
+    vs.LOGICAL_ALIAS: ("", "ok"),
+    vs.LOGICAL_PARTIAL: ("", "ok"),
+    vs.SW_DISABLED: ("", "ok"),
+    vs.XAPIC_ID_MODIFIED: ("", "ok"),
+    vs.LDR_WRAPPED: ("", "ok"),
+    vs.NO_MAP: ("", "ok"),
+}
+_LEVEL_RANK = {"ok": 0, "note": 1, "warn": 2, "bad": 3, "off": 4}
 
 
-def vcpu_badge(ev: Evaluation, idx: int, index: SlotIndex) -> Badge:
-    """Status of vCPU ``idx``: aliased / hotplug only / unreachable / hw disabled / ok."""
-    vcpus = ev.scenario.vcpus
-    v = vcpus[idx]
-    if not v.present:
-        return Badge("hw disabled", "APIC hardware-disabled (IA32_APIC_BASE.EN clear): in no map, receives nothing",
-                     "off")
+def vcpu_badge(ev: Evaluation, idx: int) -> Badge:
+    """The Status cell of vCPU ``idx``: words and level from its status codes, details in the model's words."""
+    index = ev.vcpu_status
+    statuses = index.of(idx)
     words: list[str] = []
-    details: list[str] = []
     level = "ok"
-    for pid, members in index.aliases.get(idx, []):
-        others = ", ".join(fmt_id(vcpus[i].id) for i in members[:9] if i != idx)
-        more = f" and {len(members) - 9} more" if len(members) > 9 else ""
-        words.append("aliased")
-        details.append(f"physical ID {fmt_id(pid)} is shared with vCPU {others}{more}")
-        level = "warn"
-    amap = ev.result.map
-    if amap is not None:
-        mine = index.slots.get(idx, [])
-        kinds = {amap.slot_kind.get(s) for s in mine}
-        lost = index.lost.get(idx, [])
-        if lost:
-            holders = ", ".join(f"{fmt_id(s)} to vCPU {fmt_id(vcpus[amap.phys_map[s]].id)}"
-                                for s in lost if s in amap.phys_map)
-            details.append(f"lost phys_map slot {holders}")
-        if not mine:
-            words.append("unreachable")
-            details.append("in no phys_map slot: the fast path never finds it by physical ID")
-            level = "bad"
-        elif SLOT_DIRECT not in kinds and SLOT_HOTPLUG in kinds:
-            words.append("hotplug only")
-            details.append("reached only via phys_map[x2APIC ID] (the hotplug hack), not by its xAPIC ID")
-            level = "note" if level == "ok" else level
-        if mine:
-            details.append("in phys_map slot " + ", ".join(f"{fmt_id(s)} ({amap.slot_kind.get(s)})" for s in mine))
-    else:
-        details.append("no optimized map: KVM finds it by the slow path (checks every vCPU)")
-    if not v.sw_enabled:
-        details.append("software-disabled: discards fixed and lowest-priority messages")
+    for st in statuses:
+        word, lvl = STATUS_WORDS.get(st.code, ("", "ok"))
+        if word and word not in words:
+            words.append(word)
+        if _LEVEL_RANK[lvl] > _LEVEL_RANK[level]:
+            level = lvl
+    details = [vs.describe(st, ev) for st in statuses]
+    slots = index.slots(idx)
+    if slots:
+        details.append("in phys_map slot " + ", ".join(f"{fmt_id(slot)} ({kind})" for slot, kind in slots))
     return Badge(", ".join(words) or "ok", "; ".join(details), level)
 
 
@@ -102,7 +73,6 @@ class VcpuTableModel(RowTableModel):
     def refresh_results(self) -> None:
         # Badges are worked out when a row is shown: a 4096-vCPU edit must not compute 4096 of them.
         self._ev = self.controller.evaluation
-        self._index = SlotIndex.build(self._ev)
         self._badges: dict[int, Badge] = {}
 
     def row_results(self, row: int) -> Badge | None:
@@ -113,7 +83,7 @@ class VcpuTableModel(RowTableModel):
             return None
         found = self._badges.get(row)
         if found is None:
-            found = self._badges[row] = vcpu_badge(self._ev, row, self._index)
+            found = self._badges[row] = vcpu_badge(self._ev, row)
         return found
 
     def ignored(self, item: Vcpu, key: str) -> str:
