@@ -12,8 +12,9 @@ MAX_QUOTED = 60
 #: Longest ``field`` path and message a ScenarioError keeps.
 MAX_FIELD = 200
 MAX_MESSAGE = 1500
-#: Longest text a dialog or status-bar line shows.
+#: Longest text a dialog shows (Qt lays out a 1 MB message box for minutes) and a status-bar line.
 MAX_DIALOG_TEXT = 2000
+MAX_STATUS_TEXT = 400
 
 
 def _size_note(length: int, unit: str) -> str:
@@ -25,6 +26,12 @@ def shorten(text: str, limit: int = MAX_MESSAGE) -> str:
     if len(text) <= limit:
         return text
     return text[:limit] + _size_note(len(text), "characters")
+
+
+def dialog_text(*paragraphs: str) -> str:
+    """Paragraphs for a message box, each cut so that the whole stays within MAX_DIALOG_TEXT."""
+    share = max(200, MAX_DIALOG_TEXT // max(1, len(paragraphs)))
+    return "\n\n".join(shorten(p, share) for p in paragraphs)
 
 
 def quote(value: object, limit: int = MAX_QUOTED) -> str:

@@ -8,6 +8,8 @@ from types import TracebackType
 
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from ...model.errors import dialog_text
+
 _showing = False
 
 
@@ -22,7 +24,7 @@ def show_exception(parent: QWidget | None, exc_type: type[BaseException], exc: B
         box = QMessageBox(parent)
         box.setIcon(QMessageBox.Icon.Critical)
         box.setWindowTitle("apicviz: unexpected error")
-        box.setText(f"{exc_type.__name__}: {exc}")
+        box.setText(dialog_text(f"{exc_type.__name__}: {exc}"))
         box.setInformativeText("This is a bug in apicviz. Your scenario is still open: save it (File > Save As) "
                                "and report the details below.")
         box.setDetailedText("".join(traceback.format_exception(exc_type, exc, tb)))

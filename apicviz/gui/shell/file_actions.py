@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from ...model import Scenario, ScenarioError, Vcpu, load_scenario, save_scenario
+from ...model.errors import dialog_text
 from ..controller.controller import Controller
 from . import settings
 
@@ -121,7 +122,7 @@ class FileActions(QObject):
             scenario = load_scenario(path)
         except ScenarioError as exc:
             QMessageBox.critical(self.window, "Cannot open scenario",
-                                 f"{path}\n\n{exc}\n\nThe current scenario is unchanged.")
+                                 dialog_text(f"{path}\n\n{exc}", "The current scenario is unchanged."))
             self.message.emit(f"Not opened: {os.path.basename(path)}: {exc}")
             return False
         if is_picture(path):

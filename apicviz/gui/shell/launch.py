@@ -105,6 +105,7 @@ def launch(path: str | None) -> int:
     from PySide6.QtWidgets import QMessageBox
 
     from ...model import ScenarioError
+    from ...model.errors import dialog_text
     from .app import create_application, create_main_window
     from .errors import install_excepthook
 
@@ -127,7 +128,7 @@ def launch(path: str | None) -> int:
     window.show()
     QTimer.singleShot(0, lambda: offer_restore(window))
     if error:
-        QTimer.singleShot(0, lambda: QMessageBox.critical(window, "Cannot open scenario", error))
+        QTimer.singleShot(0, lambda: QMessageBox.critical(window, "Cannot open scenario", dialog_text(error)))
     return app.exec()
 
 

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QUndoView, 
 
 from ... import __version__
 from ...model import BEHAVIOURS
+from ...model.errors import MAX_STATUS_TEXT, shorten
 from ..controller.controller import Controller
 from ..views.attach_dialog import attach_interactively
 from ..views.compare_view import CompareView
@@ -257,7 +258,7 @@ class MainWindow(QMainWindow):
             # QStatusBar hides its widgets for a message, but show() brings them back on top of it:
             # show the message again once the window is up.
             self._pending_message = text
-        self.statusBar().showMessage(text, MESSAGE_MS)
+        self.statusBar().showMessage(shorten(text, MAX_STATUS_TEXT), MESSAGE_MS)
 
     def _on_edit_refused(self, message: str) -> None:
         self.show_message(f"✖ {message}")

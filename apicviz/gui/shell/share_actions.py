@@ -7,6 +7,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from ...model.errors import dialog_text
 from ...model.report import bug_report
 from ..controller.controller import Controller
 from .picture import save_picture
@@ -48,7 +49,7 @@ class ShareActions(QObject):
         try:
             save_picture(widget, self.controller.scenario, path)
         except OSError as exc:
-            QMessageBox.critical(self.window, "Cannot export picture", f"{path}\n\n{exc.strerror or exc}")
+            QMessageBox.critical(self.window, "Cannot export picture", dialog_text(f"{path}\n\n{exc.strerror or exc}"))
             return False
         self.message.emit(f"Exported {path} (the scenario is embedded: open the PNG in apicviz to get it back)")
         return True

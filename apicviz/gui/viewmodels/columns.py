@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...model import ScenarioError
+from ...model.errors import shorten
 from ...model.numbers import U8_MAX, U32_MAX, describe_range, fmt_id, parse_int
 from ...model.scenario import (
     APIC_MODES,
@@ -25,6 +26,8 @@ from ...model.scenario_file import parse_dfr
 
 #: Editors the delegate knows; "" marks a read-only (derived) column.
 INT, CHOICE, DFR, BOOL, TEXT, SOURCE = "int", "choice", "dfr", "bool", "text", "source"
+#: Characters of a text cell shown (the editor still gets all of it).
+MAX_CELL_TEXT = 200
 MSI_TEXT = "MSI"
 _TRUE = {"1", "true", "yes", "on", "y", "checked", "enabled"}
 _FALSE = {"0", "false", "no", "off", "n", "unchecked", "disabled"}
@@ -65,7 +68,7 @@ class Column:
             return dfr_text(value)
         if self.editor == BOOL:
             return "yes" if value else "no"
-        return str(value)
+        return shorten(str(value), MAX_CELL_TEXT)  # a 1M-character name would stall the table's layout
 
     def range_text(self) -> str:
         if self.editor in (INT, SOURCE):

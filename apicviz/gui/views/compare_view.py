@@ -15,10 +15,12 @@ from PySide6.QtWidgets import (
 )
 
 from ...model.compare import Comparison, route_fields
+from ...model.errors import shorten
 from ...model.kernels import KERNEL_CHOICES
 from ...model.numbers import fmt_id
 from ..controller.comparison import CompareSettings
 from ..controller.controller import Controller
+from ..viewmodels.columns import MAX_CELL_TEXT
 
 
 def _ids(values: list[int]) -> str:
@@ -188,7 +190,7 @@ class CompareView(QWidget):
             style = " style='background:#fff3c4'" if changed else ""
             mark = "≠ " if changed else ""
             route_rows.append(
-                f"<tr{style}><td>{mark}[{n}] {html.escape(irq.name or irq.describe())}</td>"
+                f"<tr{style}><td>{mark}[{n}] {html.escape(shorten(irq.name, MAX_CELL_TEXT) or irq.describe())}</td>"
                 f"<td>{x['path']}: {_ids(x['targets'])}</td><td>{_drop(x['dropped'])}</td>"
                 f"<td>{y['path']}: {_ids(y['targets'])}</td><td>{_drop(y['dropped'])}</td></tr>")
         if route_rows:

@@ -5,8 +5,10 @@ import html
 
 from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
 
+from ...model.errors import shorten
 from ...model.explain import explain_route
 from ..controller.controller import Controller
+from ..viewmodels.columns import MAX_CELL_TEXT
 
 
 class ExplainView(QWidget):
@@ -45,7 +47,7 @@ class ExplainView(QWidget):
             )
             return
         irq = ev.scenario.interrupts[row]
-        parts = [f"<h3>[{row}] {html.escape(irq.name or irq.describe())}</h3>",
+        parts = [f"<h3>[{row}] {html.escape(shorten(irq.name, MAX_CELL_TEXT) or irq.describe())}</h3>",
                  f"<p><i>{html.escape(irq.describe())}</i></p>"]
         for line in explain_route(ev, row):
             if not line:

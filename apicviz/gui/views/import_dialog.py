@@ -20,6 +20,7 @@ from ...importers.common import ImportResult, parse_id_list, parse_mode_list
 from ...importers.kvm_lapic_state import KVM_APIC_REG_SIZE, import_lapic_sources
 from ...importers.qemu_info_lapic import MAX_INFO_LAPIC_BYTES, import_info_lapic
 from ...model import ScenarioError
+from ...model.errors import dialog_text
 from ...model.file_io import read_all_bounded
 from ...model.numbers import parse_int
 from ...model.scenario import MAX_VCPUS
@@ -124,8 +125,8 @@ def import_interactively(parent: QWidget, controller, may_replace) -> bool:
         try:
             result = dialog.run_import()
         except ScenarioError as exc:
-            QMessageBox.critical(parent, "Import failed", f"{exc}\n\nNothing was imported; the current scenario "
-                                                          f"is unchanged.")
+            QMessageBox.critical(parent, "Import failed", dialog_text(
+                str(exc), "Nothing was imported; the current scenario is unchanged."))
             continue
         if not may_replace():
             return False
@@ -133,7 +134,7 @@ def import_interactively(parent: QWidget, controller, may_replace) -> bool:
         if result.warnings:
             shown = "\n".join(f"• {w}" for w in result.warnings[:15])
             more = f"\n… and {len(result.warnings) - 15} more (in the notes)" if len(result.warnings) > 15 else ""
-            QMessageBox.information(parent, "Imported with warnings", shown + more)
+            QMessageBox.information(parent, "Imported with warnings", dialog_text(shown + more))
         return True
     return False
 

@@ -5,6 +5,9 @@ open) without echoing a new command back.
 """
 from __future__ import annotations
 
+import re
+
+from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -18,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...model import KERNEL_CHOICES, behaviour_for
+from ...model.errors import shorten
 from ...model.kernels import kernel_at_least
 from ...model.scenario import SMM_OPTIONAL_SINCE
 from ..controller import edits
@@ -123,8 +127,12 @@ class KvmPanel(QWidget):
             if self.title.text() != s.title:
                 self.title.setText(s.title)
                 self.title.setCursorPosition(0)
-            self.title.setToolTip(s.title or "A one-line title, saved with the scenario")
+            self.title.setToolTip(shorten(s.title, 500) or "A one-line title, saved with the scenario")
             if self.notes.toPlainText() != s.notes:
+                # Qt's word-boundary wrapping of one long unbroken word is quadratic (100k characters: seconds).
+                long_word = _LONG_WORD.search(s.notes) is not None
+                self.notes.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere if long_word
+                                           else QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
                 self.notes.setPlainText(s.notes)
         finally:
             self._updating = False
@@ -145,6 +153,10 @@ class KvmPanel(QWidget):
         if not self._updating:
             edits.set_kvm(self.controller, "notes", self.notes.toPlainText())
 
+
+
+#: A word this long is no prose: wrap the notes anywhere instead of at word boundaries.
+_LONG_WORD = re.compile(r"\S{1000}")
 
 
 def _caption(text: str) -> QLabel:

@@ -25,8 +25,10 @@ from PySide6.QtWidgets import (
 )
 
 from ...model import Evaluation, ScenarioError
+from ...model.errors import shorten
 from ...model.numbers import U32_MAX, fmt_id, parse_int
 from ..controller.comparison import Results
+from ..viewmodels.columns import MAX_CELL_TEXT
 from ..viewmodels.map_slots import MapSlots, SlotInfo
 from . import palette
 from .logical_view import LogicalView
@@ -327,7 +329,7 @@ class MapView(QWidget):
             return
         n = slots.route_index
         irq = ev.scenario.interrupts[n]
-        name = f"#{n} {html.escape(irq.name)}" if irq.name else f"#{n}"
+        name = f"#{n} {html.escape(shorten(irq.name, MAX_CELL_TEXT))}" if irq.name else f"#{n}"
         parts = [f"<b>{name}</b>: {html.escape(irq.describe())} — <b>{route.path} path</b> → {_ids(ev, route.targets)}"]
         if route.slow_path_targets != route.targets:
             parts.append(f"slow path alone → {_ids(ev, route.slow_path_targets)}")
