@@ -1,0 +1,72 @@
+"""Run ``apicviz probe --json`` inside a throwaway VM of another kernel and bring the lines back."""
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import boot, cache, image, package
+from .errors import KernelVmError
+
+
+@dataclass(frozen=True)
+class KernelChoice:
+    """What the user asked to boot: an image or tree, optional modules, or a .deb."""
+
+    kernel: str | None = None
+    modules: str | None = None
+    kernel_package: str | None = None
+
+    def resolve(self) -> image.KernelImage:
+        if self.kernel_package:
+            unpacked = package.unpack(self.kernel_package)
+            return image.locate(package.image_of(unpacked), self.modules)
+        if not self.kernel:
+            raise KernelVmError("not_a_kernel", "no kernel given", "pass --kernel IMAGE or --kernel-package PKG.deb")
+        return image.locate(self.kernel, self.modules)
+
+
+def probe_on_kernel(choice: KernelChoice, files: Sequence[str], sweep: bool = False,
+                    timeout: float = 240.0) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(one probe JSON object per file, the run's ``vm`` facts), or KernelVmError.
+
+    The scenario files are passed by absolute path: the guest sees the host's
+    file system read-only at the same places. The probe inside reads the
+    kernel's configuration from the staged copy (``APICVIZ_KERNEL_CONFIG``),
+    since the guest's ``/boot`` is the host's.
+    """
+    kernel = choice.resolve()
+    image.check_usable(kernel)
+    staged = cache.stage(kernel)
+    paths = [str(Path(f).resolve()) for f in files]
+    for original, p in zip(files, paths, strict=True):
+        if not Path(p).is_file():
+            raise KernelVmError("guest_failed", f"{original}: no such file")
+    command = [sys.executable, "-m", "apicviz", "probe", "--json", *(["--sweep"] if sweep else []), *paths]
+    env = {"APICVIZ_KERNEL_CONFIG": str(kernel.config_path)} if kernel.config_path else {}
+    run = boot.run_in_guest(staged, command, env=env, timeout=timeout)
+    vm = {"image": str(kernel.image), "release": kernel.release, "accel": run.accel,
+          "seconds": round(run.seconds, 1), "config_known": kernel.config_known}
+    stdout = run.files.get("stdout", b"").decode("utf-8", "replace")
+    stderr = run.files.get("stderr", b"").decode("utf-8", "replace")
+    rc = run.files.get("rc", b"").decode().strip()
+    lines: list[dict[str, Any]] = []
+    for line in stdout.splitlines():
+        if line.strip():
+            try:
+                lines.append(json.loads(line))
+            except ValueError:
+                continue
+    if rc == "2" or (not lines and rc not in ("0", "1")):
+        raise KernelVmError("guest_failed", f"the probe inside {kernel.release} failed (exit status {rc or 'unknown'}): "
+                            + (stderr.strip().splitlines() or ["no message"])[-1], console=run.console)
+    if len(lines) != len(paths):
+        raise KernelVmError("guest_failed", f"the probe inside {kernel.release} answered for {len(lines)} of "
+                            f"{len(paths)} files: {stderr.strip()[-300:]}", console=run.console)
+    for line, original in zip(lines, files, strict=True):
+        line["file"] = original
+        line["vm"] = vm
+    return lines, vm
