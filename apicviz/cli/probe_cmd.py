@@ -19,6 +19,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON result per line (FORMAT.md, Host check)")
     p.add_argument("--sweep", action="store_true",
                    help="also send every destination of the model's sweep as an MSI and as an IPI from each mode")
+    other = p.add_argument_group("another kernel", "boot KERNEL in a throwaway VM (virtme-ng, QEMU) and probe there")
+    other.add_argument("--kernel", metavar="KERNEL", help="a kernel image (bzImage, /boot/vmlinuz-*) or a built tree")
+    other.add_argument("--modules", metavar="DIR", help="its modules: INSTALL_MOD_PATH of 'make modules_install'")
+    other.add_argument("--kernel-package", metavar="PKG.deb", help="a distribution kernel package, e.g. linux-image-*.deb")
+    other.add_argument("--timeout", type=float, default=240.0, metavar="S", help="give up on the guest after S seconds")
     return p
 
 
@@ -29,6 +34,13 @@ def run(argv: list[str]) -> int:
     from ..model import ScenarioError, load_scenario
 
     args = _parser().parse_args(argv)
+    if args.kernel or args.kernel_package:
+        from .probe_kernel import run_on_kernel
+
+        return run_on_kernel(args)
+    if args.modules:
+        print("apicviz probe: --modules needs --kernel", file=sys.stderr)
+        return 2
     out = sys.stdout
     try:
         host = host_info()

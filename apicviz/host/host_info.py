@@ -106,8 +106,14 @@ def read_vector_hashing(path: str = VECTOR_HASHING_PARAM) -> tuple[bool, str]:
 
 
 def read_kernel_config(release: str) -> tuple[dict[str, str] | None, str]:
-    """The running kernel's build configuration and where it came from (None when unavailable)."""
-    for path in ("/proc/config.gz", f"/boot/config-{release}"):
+    """The running kernel's build configuration and where it came from (None when unavailable).
+
+    ``APICVIZ_KERNEL_CONFIG`` names it first: inside a throwaway VM booted by
+    ``probe --kernel`` the guest's ``/boot`` is the host's, so the staged
+    configuration is passed this way.
+    """
+    override = os.environ.get("APICVIZ_KERNEL_CONFIG")
+    for path in ((override,) if override else ()) + ("/proc/config.gz", f"/boot/config-{release}"):
         try:
             if path.endswith(".gz"):
                 with gzip.open(path, "rt", encoding="utf-8", errors="replace") as f:

@@ -98,7 +98,7 @@ def _guest_script(out: Path, command: list[str], env: dict[str, str]) -> str:
 
 
 def run_in_guest(image: Path, command: list[str], env: dict[str, str] | None = None,
-                 timeout: float = 240.0, memory: str = "1G", cpus: int = 2) -> GuestRun:
+                 timeout: float = 240.0, memory: str = "2G", cpus: int = 2) -> GuestRun:
     """Boot IMAGE, run COMMAND as root inside, return the out folder's files."""
     vng = check_tools()
     runs = cache_root() / "runs"
