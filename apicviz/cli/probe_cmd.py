@@ -22,7 +22,8 @@ def _parser() -> argparse.ArgumentParser:
     other = p.add_argument_group("another kernel", "boot KERNEL in a throwaway VM (virtme-ng, QEMU) and probe there")
     other.add_argument("--kernel", metavar="KERNEL", help="a kernel image (bzImage, /boot/vmlinuz-*) or a built tree")
     other.add_argument("--modules", metavar="DIR", help="its modules: INSTALL_MOD_PATH of 'make modules_install'")
-    other.add_argument("--kernel-package", metavar="PKG.deb", help="a distribution kernel package, e.g. linux-image-*.deb")
+    other.add_argument("--kernel-package", metavar="PKG.deb",
+                       help="a distribution kernel package, e.g. linux-image-*.deb")
     other.add_argument("--timeout", type=float, default=240.0, metavar="S", help="give up on the guest after S seconds")
     return p
 

@@ -149,5 +149,6 @@ def _tail(path: Path, limit: int = 6000) -> str:
         data = path.read_bytes()[-limit:]
     except OSError:
         return ""
-    lines = [ln for ln in data.decode("utf-8", "replace").splitlines() if "TCG doesn't support requested feature" not in ln]
+    noise = "TCG doesn't support requested feature"
+    lines = [ln for ln in data.decode("utf-8", "replace").splitlines() if noise not in ln]
     return "\n".join(lines[-40:])

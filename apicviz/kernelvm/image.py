@@ -75,7 +75,8 @@ def parse_config(path: Path) -> dict[str, str]:
 
 def _modules_under(root: Path, release: str) -> Path | None:
     for candidate in (root / "lib" / "modules" / release, root / "usr" / "lib" / "modules" / release, root):
-        if (candidate / "kernel").is_dir() or (candidate / "modules.dep").is_file() or (candidate / "modules.order").is_file():
+        markers = (candidate / "kernel", candidate / "modules.dep", candidate / "modules.order")
+        if any(m.exists() for m in markers):
             if candidate == root and root.name != release:
                 continue
             return candidate
@@ -92,7 +93,8 @@ def locate(kernel: str | Path, modules: str | Path | None = None) -> KernelImage
         tree = path
         path = tree / "arch" / "x86" / "boot" / "bzImage"
         if not path.is_file():
-            raise KernelVmError("not_a_kernel", f"{tree} is a folder but not a built kernel tree (no arch/x86/boot/bzImage)",
+            raise KernelVmError("not_a_kernel",
+                                f"{tree} is a folder but not a built kernel tree (no arch/x86/boot/bzImage)",
                                 "run 'make bzImage modules' there, or give the image file itself")
         config_path = tree / ".config" if (tree / ".config").is_file() else None
     release, banner = read_release(path)
@@ -126,12 +128,16 @@ def check_usable(k: KernelImage) -> None:
         missing = [o for o in ("CONFIG_VIRTIO_PCI", "CONFIG_NET_9P", "CONFIG_NET_9P_VIRTIO", "CONFIG_9P_FS")
                    if k.option(o) not in ("y", "m")]
         if missing:
-            raise KernelVmError("no_9p", f"{k.release} lacks {', '.join(missing)}: virtme-ng shares the host's files over virtio 9p",
+            raise KernelVmError("no_9p", f"{k.release} lacks {', '.join(missing)}: "
+                                "virtme-ng shares the host's files over virtio 9p",
                                 "enable them (=y or =m), e.g. with 'vng --kconfig' in the tree")
         needs_modules = any(k.option(o) == "m" for o in ("CONFIG_KVM", "CONFIG_VIRTIO_PCI", "CONFIG_9P_FS"))
         if needs_modules and k.modules is None:
-            raise KernelVmError("no_kvm", f"{k.release} builds KVM or virtio as modules, but no modules were found beside {k.image}",
-                                "pass --modules DIR (the INSTALL_MOD_PATH of 'make modules_install') or use --kernel-package")
-    if k.modules is not None and not any(k.modules.glob("kernel/arch/x86/kvm/kvm*.ko*")) and k.option("CONFIG_KVM") != "y":
+            raise KernelVmError("no_kvm", f"{k.release} builds KVM or virtio as modules, "
+                                f"but no modules were found beside {k.image}",
+                                "pass --modules DIR (the INSTALL_MOD_PATH of 'make modules_install') "
+                                "or use --kernel-package")
+    has_kvm_module = k.modules is not None and any(k.modules.glob("kernel/arch/x86/kvm/kvm*.ko*"))
+    if k.modules is not None and not has_kvm_module and k.option("CONFIG_KVM") != "y":
         raise KernelVmError("no_kvm", f"{k.modules} has no kvm modules (kernel/arch/x86/kvm/kvm.ko)",
                             "build KVM as a module or into the kernel")

@@ -54,19 +54,20 @@ def probe_on_kernel(choice: KernelChoice, files: Sequence[str], sweep: bool = Fa
     stderr = run.files.get("stderr", b"").decode("utf-8", "replace")
     rc = run.files.get("rc", b"").decode().strip()
     lines: list[dict[str, Any]] = []
-    for line in stdout.splitlines():
-        if line.strip():
+    for text in stdout.splitlines():
+        if text.strip():
             try:
-                lines.append(json.loads(line))
+                lines.append(json.loads(text))
             except ValueError:
                 continue
     if rc == "2" or (not lines and rc not in ("0", "1")):
-        raise KernelVmError("guest_failed", f"the probe inside {kernel.release} failed (exit status {rc or 'unknown'}): "
-                            + (stderr.strip().splitlines() or ["no message"])[-1], console=run.console)
+        last = (stderr.strip().splitlines() or ["no message"])[-1]
+        raise KernelVmError("guest_failed", f"the probe inside {kernel.release} failed "
+                            f"(exit status {rc or 'unknown'}): {last}", console=run.console)
     if len(lines) != len(paths):
         raise KernelVmError("guest_failed", f"the probe inside {kernel.release} answered for {len(lines)} of "
                             f"{len(paths)} files: {stderr.strip()[-300:]}", console=run.console)
-    for line, original in zip(lines, files, strict=True):
-        line["file"] = original
-        line["vm"] = vm
+    for result, original in zip(lines, files, strict=True):
+        result["file"] = original
+        result["vm"] = vm
     return lines, vm

@@ -21,7 +21,7 @@ PACKAGE_RE = re.compile(r"^linux-image-6\.1\.0-(\d+)-amd64-unsigned$")
 
 def _newest_61_package() -> str | None:
     out = subprocess.run(["apt-cache", "search", "--names-only", r"^linux-image-6\.1\.0-[0-9]+-amd64-unsigned$"],
-                         capture_output=True, text=True, timeout=60).stdout
+                         check=False, capture_output=True, text=True, timeout=60).stdout
     names = [line.split(" ", 1)[0] for line in out.splitlines()]
     names = [n for n in names if PACKAGE_RE.match(n)]
     return max(names, key=lambda n: int(PACKAGE_RE.match(n).group(1))) if names else None  # type: ignore[union-attr]
@@ -51,13 +51,14 @@ def debian_61_deb() -> Path:
     if cached:
         return cached[-1]
     if shutil.which("apt-get") is None:
-        pytest.skip("no apt-get here to download Debian's 6.1 kernel (set APICVIZ_TEST_KERNEL_DEB to a linux-image .deb)")
+        pytest.skip("no apt-get here to download Debian's 6.1 kernel "
+                    "(set APICVIZ_TEST_KERNEL_DEB to a linux-image .deb)")
     name = _newest_61_package()
     if name is None:
         pytest.skip("apt-cache knows no linux-image-6.1.0-*-amd64-unsigned package (not Debian 12, or no "
                     "'apt-get update' yet; set APICVIZ_TEST_KERNEL_DEB)")
     DEB_CACHE.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["apt-get", "download", name], cwd=DEB_CACHE, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(["apt-get", "download", name], cwd=DEB_CACHE, check=False, capture_output=True, text=True, timeout=600)
     cached = sorted(DEB_CACHE.glob("linux-image-6.1.0-*-amd64-unsigned_*.deb"))
     if done.returncode != 0 or not cached:
         pytest.skip(f"apt-get download {name} failed: {done.stderr.strip()[-300:]}")

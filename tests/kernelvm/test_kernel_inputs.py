@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from apicviz.kernelvm import KernelVmError
+from apicviz.kernelvm import KernelVmError, package
 from apicviz.kernelvm import image as kimage
-from apicviz.kernelvm import package
 
 
 def fake_bzimage(path: Path, banner: str) -> Path:
