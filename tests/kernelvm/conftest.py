@@ -58,7 +58,8 @@ def debian_61_deb() -> Path:
         pytest.skip("apt-cache knows no linux-image-6.1.0-*-amd64-unsigned package (not Debian 12, or no "
                     "'apt-get update' yet; set APICVIZ_TEST_KERNEL_DEB)")
     DEB_CACHE.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["apt-get", "download", name], cwd=DEB_CACHE, check=False, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(["apt-get", "download", name], cwd=DEB_CACHE, check=False,
+                          capture_output=True, text=True, timeout=600)
     cached = sorted(DEB_CACHE.glob("linux-image-6.1.0-*-amd64-unsigned_*.deb"))
     if done.returncode != 0 or not cached:
         pytest.skip(f"apt-get download {name} failed: {done.stderr.strip()[-300:]}")
