@@ -33,6 +33,8 @@ class GuestRun:
     files: dict[str, bytes]  #: name -> content of every file the guest left in its out folder
     accel: str  #: "kvm" or "tcg"
     seconds: float
+    #: guest uptime (s) when the command could start, when KVM was loaded, when the command ended
+    stages: dict[str, float]
     console: str
 
 
@@ -88,12 +90,14 @@ def _guest_script(out: Path, command: list[str], env: dict[str, str]) -> str:
     return (
         "#!/bin/sh\n"
         f"out={shlex.quote(str(out))}\n"
-        "echo booted > \"$out/booted\"\n"
+        "cut -d' ' -f1 /proc/uptime > \"$out/booted\"\n"
         "modprobe kvm_amd >/dev/null 2>&1 || modprobe kvm_intel >/dev/null 2>&1\n"
+        "cut -d' ' -f1 /proc/uptime > \"$out/kvm_loaded\"\n"
         "if [ ! -c /dev/kvm ]; then echo 'no /dev/kvm after loading kvm_amd/kvm_intel' > \"$out/nokvm\"; exit 0; fi\n"
         + exports
         + f"{' '.join(shlex.quote(c) for c in command)} > \"$out/stdout\" 2> \"$out/stderr\"\n"
         "echo $? > \"$out/rc\"\n"
+        "cut -d' ' -f1 /proc/uptime > \"$out/finished\"\n"
     )
 
 
@@ -139,7 +143,13 @@ def run_in_guest(image: Path, command: list[str], env: dict[str, str] | None = N
             raise KernelVmError("no_kvm", f"{image.name} booted, but neither kvm_amd nor kvm_intel gave a /dev/kvm",
                                 "the kernel needs CONFIG_KVM_AMD (the emulated CPU is an AMD EPYC with SVM)",
                                 console=console_text)
-        return GuestRun(files, accel, seconds, console_text)
+        stages = {}
+        for name in ("booted", "kvm_loaded", "finished"):
+            try:
+                stages[name] = float(files.get(name, b"").decode().strip())
+            except ValueError:
+                continue
+        return GuestRun(files, accel, seconds, stages, console_text)
     finally:
         shutil.rmtree(out, ignore_errors=True)
 

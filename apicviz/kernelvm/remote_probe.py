@@ -45,11 +45,17 @@ def probe_on_kernel(choice: KernelChoice, files: Sequence[str], sweep: bool = Fa
     for original, p in zip(files, paths, strict=True):
         if not Path(p).is_file():
             raise KernelVmError("guest_failed", f"{original}: no such file")
-    command = [sys.executable, "-m", "apicviz", "probe", "--json", *(["--sweep"] if sweep else []), *paths]
-    env = {"APICVIZ_KERNEL_CONFIG": str(kernel.config_path)} if kernel.config_path else {}
+    # The probe needs the standard library only: "-S" skips site-packages and
+    # their .pth hooks, which cost seconds under TCG emulation.
+    package_root = str(Path(__file__).resolve().parents[2])
+    command = [sys.executable, "-S", "-m", "apicviz", "probe", "--json", *(["--sweep"] if sweep else []), *paths]
+    env = {"PYTHONPATH": package_root}
+    if kernel.config_path:
+        env["APICVIZ_KERNEL_CONFIG"] = str(kernel.config_path)
     run = boot.run_in_guest(staged, command, env=env, timeout=timeout)
     vm = {"image": str(kernel.image), "release": kernel.release, "accel": run.accel,
-          "seconds": round(run.seconds, 1), "config_known": kernel.config_known}
+          "seconds": round(run.seconds, 1), "config_known": kernel.config_known,
+          "guest_uptime": {k: round(v, 1) for k, v in run.stages.items()}}
     stdout = run.files.get("stdout", b"").decode("utf-8", "replace")
     stderr = run.files.get("stderr", b"").decode("utf-8", "replace")
     rc = run.files.get("rc", b"").decode().strip()
