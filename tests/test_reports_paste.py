@@ -12,7 +12,8 @@ import pytest
 from apicviz.gui.shell import launch as launch_mod
 from apicviz.gui.shell import x11_probe
 from apicviz.model import evaluate, load_scenario, scenario_from_dict
-from apicviz.model.report import GITHUB_LIMIT, bug_report, id_ranges, vcpu_groups
+from apicviz.model.numbers import id_ranges
+from apicviz.model.report import GITHUB_LIMIT, bug_report, vcpu_groups
 from apicviz.model.scenario import MAX_INTERRUPTS
 from apicviz.model.sweep import sweep
 

@@ -1,7 +1,7 @@
 """Readable text of a host check: a header about the host, then one line per interrupt."""
 from __future__ import annotations
 
-from ..model.numbers import fmt_id
+from ..model.numbers import id_list
 from ..model.scenario import Scenario
 from .host_info import HostInfo
 from .probe import InterruptCheck, ProbeResult
@@ -10,14 +10,9 @@ MARK_AGREE, MARK_DIFFER, MARK_SKIPPED = "✓", "≠", "–"
 SHOWN_IDS = 12
 
 
-def id_list(ids: list[int]) -> str:
+def bracketed_ids(ids: list[int]) -> str:
     """'[0x0, 0x1]', cut after a dozen with the count: broadcast lists can hold 1024 vCPUs."""
-    if not ids:
-        return "nobody"
-    text = ", ".join(fmt_id(i) for i in ids[:SHOWN_IDS])
-    if len(ids) > SHOWN_IDS:
-        text += f", … ({len(ids)} vCPUs)"
-    return f"[{text}]"
+    return f"[{id_list(ids, SHOWN_IDS)}]" if ids else "nobody"
 
 
 def host_header(host: HostInfo) -> str:
@@ -31,14 +26,14 @@ def interrupt_line(scenario: Scenario, check: InterruptCheck) -> str:
         return f"  {MARK_SKIPPED} {label}: skipped — {check.skip_reason}"
     host, model = check.host_accepted or [], check.model_accepted or []
     if check.agree:
-        return f"  {MARK_AGREE} {label}: host {id_list(host)} = model"
+        return f"  {MARK_AGREE} {label}: host {bracketed_ids(host)} = model"
     only_host = [i for i in host if i not in set(model)]
     only_model = [i for i in model if i not in set(host)]
-    parts = [f"host {id_list(host)}", f"model {id_list(model)}"]
+    parts = [f"host {bracketed_ids(host)}", f"model {bracketed_ids(model)}"]
     if only_host:
-        parts.append(f"only the host: {id_list(only_host)}")
+        parts.append(f"only the host: {bracketed_ids(only_host)}")
     if only_model:
-        parts.append(f"only the model: {id_list(only_model)}")
+        parts.append(f"only the model: {bracketed_ids(only_model)}")
     return f"  {MARK_DIFFER} {label}: " + "; ".join(parts)
 
 

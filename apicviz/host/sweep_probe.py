@@ -75,7 +75,7 @@ class SweepCheck:
                 "agree": self.agree, "destinations": [e.to_json() for e in self.entries]}
 
     def text_lines(self) -> list[str]:
-        from .probe_text import id_list
+        from .probe_text import bracketed_ids
 
         bad = self.disagreeing
         lines = [f"  sweep: {self.compared} destinations × senders sent on the host, "
@@ -83,7 +83,7 @@ class SweepCheck:
                  + (f", {len(self.entries) - self.compared} not readable" if len(self.entries) > self.compared
                     else "")]
         lines.extend(f"    ≠ {e.dest_mode} {fmt_id(e.dest)} ({SENDER_TEXT[e.sender]}): "
-                     f"host {id_list(e.host_accepted or [])}, model {id_list(e.model_accepted)}"
+                     f"host {bracketed_ids(e.host_accepted or [])}, model {bracketed_ids(e.model_accepted)}"
                      for e in bad[:SHOWN_DISAGREEMENTS])
         if len(bad) > SHOWN_DISAGREEMENTS:
             lines.append(f"    … and {len(bad) - SHOWN_DISAGREEMENTS} more")

@@ -153,6 +153,51 @@ def recalculate(scenario: Scenario, trace: list[Step] | None = None) -> MapResul
     return _recalculate_old(scenario, behaviour, max_id, note)
 
 
+@dataclass
+class _PhysWriter:
+    """The ``phys_map`` writes both kernel ranges share (kvm_recalculate_phys_map).
+
+    Before 6.3, and from 6.3 with ``x2apic_format``, the x2APIC ID slot is
+    written last-writer-wins and the xAPIC ID slot first-come; one copy of
+    those rules keeps the two ranges from drifting apart.
+    """
+
+    vcpus: list[Vcpu]
+    amap: ApicMap
+    losers: dict[int, list[int]]
+    note: Callable[..., None] | None
+
+    def x2apic_id(self, idx: int, v: Vcpu, hotplug_why: str) -> None:
+        """Slot ``v.id`` (x2APIC mode, or the hotplug hack for an xAPIC ID above 0xff): last writer wins."""
+        phys, vid = self.amap.phys_map, v.id
+        old = phys.get(vid)
+        replaced = old if old is not None and old != idx else None
+        if replaced is not None:
+            self.losers.setdefault(vid, []).append(replaced)
+        phys[vid] = idx
+        self.amap.slot_kind[vid] = SLOT_DIRECT if v.x2apic_mode else SLOT_HOTPLUG
+        if self.note:
+            what = "its x2APIC ID" if v.x2apic_mode else f"its x2APIC ID ({hotplug_why})"
+            extra = f", replacing vCPU {fmt_id(self.vcpus[replaced].id)}" if replaced is not None else ""
+            self.note(Step(idx, "phys", f"{v.label()} → phys_map[{fmt_id(vid)}], {what}{extra}", vid))
+
+    def xapic_id(self, idx: int, v: Vcpu) -> None:
+        """Slot ``v.xapic_id`` of an xAPIC-mode vCPU: the first vCPU there keeps it."""
+        phys, xid = self.amap.phys_map, v.xapic_id
+        holder = phys.get(xid)
+        if holder is None:
+            phys[xid] = idx
+            self.amap.slot_kind[xid] = SLOT_DIRECT
+            if self.note:
+                self.note(Step(idx, "phys", f"{v.label()} → phys_map[{fmt_id(xid)}], its xAPIC ID", xid))
+        elif holder != idx:
+            self.losers.setdefault(xid, []).append(idx)
+            if self.note:
+                self.note(Step(idx, "phys-skip", f"{v.label()}: phys_map[{fmt_id(xid)}] already holds "
+                                                 f"{self.vcpus[holder].label()}; xAPIC ID {fmt_id(xid)} is not "
+                                                 f"entered", xid))
+
+
 def _recalculate_old(scenario: Scenario, behaviour: Behaviour, max_id: int, note) -> MapResult:
     """4.11 to 6.2: hotplug hack always on, last writer wins, flags accumulate."""
     amap = ApicMap(max_apic_id=max_id)
@@ -164,36 +209,15 @@ def _recalculate_old(scenario: Scenario, behaviour: Behaviour, max_id: int, note
     flags = 0
     skip_disabled = behaviour.logical_skips_sw_disabled
     logical_reason = None
+    write = _PhysWriter(scenario.vcpus, amap, losers, note)
     for idx, v in enumerate(scenario.vcpus):
         if v.apic == "disabled":
             continue
         x2 = v.apic == "x2apic"
-        vid = v.id
-        if x2 or vid > 0xFF:
-            old = phys.get(vid)
-            if old is not None and old != idx:
-                losers.setdefault(vid, []).append(old)
-            phys[vid] = idx
-            kinds[vid] = SLOT_DIRECT if x2 else SLOT_HOTPLUG
-            if note:
-                what = "its x2APIC ID" if x2 else "its x2APIC ID (hotplug hack: vCPU ID above 0xff)"
-                extra = f", replacing vCPU {fmt_id(scenario.vcpus[old].id)}" if old is not None and old != idx else ""
-                note(Step(idx, "phys", f"{v.label()} → phys_map[{fmt_id(vid)}], {what}{extra}", vid))
+        if x2 or v.id > 0xFF:
+            write.x2apic_id(idx, v, "hotplug hack: vCPU ID above 0xff")
         if not x2:
-            xid = v.xapic_id
-            if xid in phys:
-                if phys[xid] != idx:
-                    losers.setdefault(xid, []).append(idx)
-                    if note:
-                        holder = scenario.vcpus[phys[xid]]
-                        note(Step(idx, "phys-skip",
-                                  f"{v.label()}: phys_map[{fmt_id(xid)}] already holds {holder.label()}; "
-                                  f"xAPIC ID {fmt_id(xid)} is not entered", xid))
-            else:
-                phys[xid] = idx
-                kinds[xid] = SLOT_DIRECT
-                if note:
-                    note(Step(idx, "phys", f"{v.label()} → phys_map[{fmt_id(xid)}], its xAPIC ID", xid))
+            write.xapic_id(idx, v)
         if skip_disabled and not v.sw_enabled:
             if note:
                 note(Step(idx, "logical-skip", f"{v.label()} is software-disabled: left out of the logical map"))
@@ -263,6 +287,7 @@ def _recalculate_6_3(scenario: Scenario, behaviour: Behaviour, max_id: int, note
     logical_reason: str | None = None
     id_modified = False
     vcpus = scenario.vcpus
+    write = _PhysWriter(vcpus, amap, losers, note)
     for idx, v in enumerate(vcpus):
         if v.apic == "disabled":
             continue
@@ -270,30 +295,11 @@ def _recalculate_6_3(scenario: Scenario, behaviour: Behaviour, max_id: int, note
         vid = v.id
         if not x2 and v.xapic_id != vid & 0xFF:
             id_modified = True
-        if x2apic_format:
+        if x2apic_format:  # the pre-6.3 physical rules, hotplug hack included
             if x2 or vid > 0xFF:
-                old = phys.get(vid)
-                if old is not None and old != idx:
-                    losers.setdefault(vid, []).append(old)
-                phys[vid] = idx
-                kinds[vid] = SLOT_DIRECT if x2 else SLOT_HOTPLUG
-                if note:
-                    what = "its x2APIC ID" if x2 else "its x2APIC ID (hotplug hack, 32-bit IDs enabled)"
-                    note(Step(idx, "phys", f"{v.label()} → phys_map[{fmt_id(vid)}], {what}", vid))
+                write.x2apic_id(idx, v, "hotplug hack, 32-bit IDs enabled")
             if not x2:
-                xid = v.xapic_id
-                if xid in phys:
-                    if phys[xid] != idx:
-                        losers.setdefault(xid, []).append(idx)
-                        if note:
-                            note(Step(idx, "phys-skip",
-                                      f"{v.label()}: phys_map[{fmt_id(xid)}] already holds "
-                                      f"{vcpus[phys[xid]].label()}; xAPIC ID not entered", xid))
-                else:
-                    phys[xid] = idx
-                    kinds[xid] = SLOT_DIRECT
-                    if note:
-                        note(Step(idx, "phys", f"{v.label()} → phys_map[{fmt_id(xid)}], its xAPIC ID", xid))
+                write.xapic_id(idx, v)
         else:
             pid = vid if x2 else v.xapic_id
             holder = phys.get(pid)

@@ -12,7 +12,7 @@ from typing import Any
 from .analysis import Evaluation, evaluate
 from .errors import ScenarioError
 from .kernels import parse_kernel
-from .numbers import fmt_id
+from .numbers import fmt_id, id_list
 from .scenario import KvmConfig, Scenario, check_kvm, check_scenario
 
 KVM_FLAGS = ("use_32bit_ids", "disable_broadcast_quirk", "vector_hashing", "map_alloc_fails", "smm")
@@ -122,7 +122,7 @@ def _who(vcpu_id: int | None) -> str:
 
 def _fmt(value: Any) -> str:
     if isinstance(value, list):
-        return "[" + ", ".join(fmt_id(v) for v in value) + "]"
+        return f"[{id_list(value, limit=None, empty='')}]"
     return str(value)
 
 

@@ -1,12 +1,16 @@
-"""One number parser for the whole program: files, table cells and the CLI.
+"""One number parser and one formatter per kind of value, for the whole program.
 
 Scenario files and table cells accept JSON integers, decimal strings and hex
 strings ("0x23"); everything funnels through :func:`parse_int` so that every
-place gives the same message for the same mistake.
+place gives the same message for the same mistake. Going the other way, an
+APIC ID is always :func:`fmt_id`, a list of them :func:`id_list` (or
+:func:`id_ranges` where thousands must fit a report), a DFR :func:`dfr_text`:
+the table, the map, explanations, reports and the CLI say the same thing alike.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 
 from .errors import ScenarioError, quote
 
@@ -67,3 +71,48 @@ def parse_int(value: object, field: str, lo: int, hi: int) -> int:
 def fmt_id(value: int) -> str:
     """APIC IDs are shown in hex everywhere, as the kernel and QEMU print them."""
     return f"{value:#x}"
+
+
+#: DFR model field values with a name (FORMAT.md "dfr"); any other value is shown in hex.
+DFR_NAMES = {0xFFFFFFFF: "flat", 0x0FFFFFFF: "cluster"}
+
+
+def dfr_text(dfr: int) -> str:
+    """``flat``, ``cluster`` or the 32-bit register value (``0x12345678``), as FORMAT.md writes it."""
+    return DFR_NAMES.get(dfr, f"{dfr:#010x}")
+
+
+def id_list(ids: Sequence[int], limit: int | None = 12, empty: str = "nobody") -> str:
+    """IDs in hex in the order given: ``0x0, 0x1, 0x23``.
+
+    Past ``limit`` the rest is counted, not listed (``0x0, 0x1, … (4096 vCPUs)``):
+    a broadcast reaches thousands. ``limit=None`` lists every ID; ``empty`` is
+    the text for no ID at all ("nobody" in sentences, "—" in table cells).
+    """
+    if not ids:
+        return empty
+    if limit is None or len(ids) <= limit:
+        return ", ".join(fmt_id(i) for i in ids)
+    return ", ".join(fmt_id(i) for i in ids[:limit]) + f", … ({len(ids)} vCPUs)"
+
+
+def id_ranges(ids: Iterable[int], limit: int = 24) -> str:
+    """IDs in hex with consecutive runs folded, for reports: ``0x0–0xfff (4096)``; '—' when empty."""
+    values = list(ids)
+    if not values:
+        return "—"
+    runs: list[tuple[int, int]] = []
+    for value in values:
+        if runs and value == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], value)
+        else:
+            runs.append((value, value))
+    # A pair reads better as two IDs than as a range.
+    runs = [r for a, b in runs for r in (((a, a), (b, b)) if b == a + 1 else ((a, b),))]
+    parts = [fmt_id(a) if a == b else f"{fmt_id(a)}–{fmt_id(b)}" for a, b in runs[:limit]]
+    text = ", ".join(parts)
+    if len(runs) > limit:
+        text += f", … ({len(runs) - limit} more runs)"
+    if len(runs) < len(values):
+        text += f" ({len(values)})"
+    return text

@@ -8,12 +8,10 @@ and the report says how to attach the scenario file or a PNG instead.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from .. import __version__
 from .analysis import Evaluation
 from .explain import explain_route
-from .numbers import fmt_id
+from .numbers import dfr_text, fmt_id, id_ranges
 from .scenario import Interrupt, Vcpu
 from .scenario_file import scenario_to_text
 from .sweep import SweepResult
@@ -37,32 +35,6 @@ def on_off(value: bool) -> str:
 def yes_no_param(value: bool) -> str:
     """A bool module parameter as /sys/module/kvm/parameters prints it."""
     return "Y" if value else "N"
-
-
-def id_ranges(ids: Iterable[int], limit: int = 24) -> str:
-    """vCPU IDs in hex, consecutive runs folded: ``0x0–0xfff (4096)``; '—' when empty."""
-    values = list(ids)
-    if not values:
-        return "—"
-    runs: list[tuple[int, int]] = []
-    for value in values:
-        if runs and value == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], value)
-        else:
-            runs.append((value, value))
-    # A pair reads better as two IDs than as a range.
-    runs = [r for a, b in runs for r in (((a, a), (b, b)) if b == a + 1 else ((a, b),))]
-    parts = [fmt_id(a) if a == b else f"{fmt_id(a)}–{fmt_id(b)}" for a, b in runs[:limit]]
-    text = ", ".join(parts)
-    if len(runs) > limit:
-        text += f", … ({len(runs) - limit} more runs)"
-    if len(runs) < len(values):
-        text += f" ({len(values)})"
-    return text
-
-
-def _dfr(value: int) -> str:
-    return {0xFFFFFFFF: "flat", 0x0FFFFFFF: "cluster"}.get(value, f"{value:#010x}")
 
 
 def _vcpu_key(v: Vcpu) -> tuple:
@@ -99,7 +71,7 @@ def _vcpu_row(first: Vcpu, last: Vcpu, a: int, b: int) -> str:
     reset = count > 1 and first.xapic_id == first.id & 0xFF
     xapic = "ID & 0xff (reset)" if reset else fmt_id(first.xapic_id)
     return (f"| {order} | {ids} | {count} | {first.apic} | {xapic} | {fmt_id(first.logical_id)} | "
-            f"{_dfr(first.dfr)} | {on_off(first.sw_enabled)} |")
+            f"{dfr_text(first.dfr)} | {on_off(first.sw_enabled)} |")
 
 
 class _Budget:

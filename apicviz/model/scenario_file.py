@@ -17,7 +17,7 @@ from . import strict_json
 from .errors import ScenarioError, quote, shorten_key
 from .file_io import read_bounded
 from .kernels import parse_kernel
-from .numbers import U8_MAX, U32_MAX, parse_int
+from .numbers import U8_MAX, U32_MAX, dfr_text, parse_int
 from .png_text import is_png, scenario_text_from_png
 from .scenario import (
     APIC_MODES,
@@ -223,12 +223,8 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     return scenario_from_text(data)
 
 
-def dfr_to_json(dfr: int) -> int | str:
-    if dfr == DFR_FLAT:
-        return "flat"
-    if dfr == DFR_CLUSTER:
-        return "cluster"
-    return f"{dfr:#010x}"
+def dfr_to_json(dfr: int) -> str:
+    return dfr_text(dfr)
 
 
 def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..model.numbers import fmt_id
+from ..model.numbers import fmt_id, id_list
 
 
 class _Reading(Protocol):
@@ -73,11 +73,6 @@ def infer_modes(readings: Sequence[_Reading]) -> list[ModeGuess]:
     return [infer_mode(r) for r in readings]
 
 
-def _names(ids: list[int], limit: int = 12) -> str:
-    shown = ", ".join(fmt_id(i) for i in ids[:limit])
-    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
-
-
 def summarize_inference(readings: Sequence[_Reading], guesses: Sequence[ModeGuess]) -> tuple[list[str], list[str]]:
     """Note lines (every vCPU's basis, grouped) and one warning per vCPU whose mode is only assumed."""
     groups: dict[str, list[int]] = {}
@@ -88,7 +83,7 @@ def summarize_inference(readings: Sequence[_Reading], guesses: Sequence[ModeGues
     for reason, text in REASON_TEXT.items():
         if reason in groups:
             ids = groups[reason]
-            lines.append(f"- vCPU{'s' if len(ids) > 1 else ''} {_names(ids)}: {text}.")
+            lines.append(f"- vCPU{'s' if len(ids) > 1 else ''} {id_list(ids)}: {text}.")
     warnings = [
         f"vCPU {fmt_id(r.apic_id)}: mode assumed xAPIC: lapic id {fmt_id(r.xapic_id_reg)} equals its APIC ID and "
         f"info lapic shows LDR {fmt_id(r.dump.ldr or 0)}, as in x2APIC mode; run attach --mode-from-migration to know"

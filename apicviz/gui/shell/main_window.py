@@ -12,6 +12,7 @@ from ... import __version__
 from ...model import BEHAVIOURS
 from ...model.errors import MAX_STATUS_TEXT, shorten
 from ..controller.controller import Controller
+from ..views import palette
 from ..views.attach_dialog import attach_interactively
 from ..views.compare_view import CompareView
 from ..views.explain_view import ExplainView
@@ -262,7 +263,7 @@ class MainWindow(QMainWindow):
 
     def _on_edit_refused(self, message: str) -> None:
         self.show_message(f"✖ {message}")
-        self.statusBar().setStyleSheet("QStatusBar { color: #8b0000; font-weight: bold; }")
+        self.statusBar().setStyleSheet(palette.REFUSAL_CSS)
 
     def _on_undo_index_changed(self, _index: int) -> None:
         if self.statusBar().currentMessage().startswith("✖"):

@@ -11,14 +11,12 @@ from typing import Any
 
 from ...model import ScenarioError
 from ...model.errors import shorten
-from ...model.numbers import U8_MAX, U32_MAX, describe_range, fmt_id, parse_int
+from ...model.numbers import U8_MAX, U32_MAX, describe_range, dfr_text, fmt_id, parse_int
 from ...model.scenario import (
     APIC_MODES,
     ARB_PRIO_MAX,
     DELIVERIES,
     DEST_MODES,
-    DFR_CLUSTER,
-    DFR_FLAT,
     MAX_VCPU_ID,
     SHORTHANDS,
 )
@@ -110,14 +108,6 @@ class Column:
         return parse_int(text, where, self.lo, self.hi)
 
 
-def dfr_text(dfr: int) -> str:
-    if dfr == DFR_FLAT:
-        return "flat"
-    if dfr == DFR_CLUSTER:
-        return "cluster"
-    return f"{dfr:#010x}"
-
-
 def parse_bool(value: Any, where: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -201,9 +191,6 @@ def column_index(columns: tuple[Column, ...], key: str) -> int:
     raise KeyError(key)
 
 
-def ids_text(ids: list[int], limit: int = 8) -> str:
-    """A short list of vCPU IDs in hex ('—' when empty)."""
-    if not ids:
-        return "—"
-    text = ", ".join(fmt_id(i) for i in ids[:limit])
-    return text + (f", … ({len(ids)})" if len(ids) > limit else "")
+#: IDs a table cell lists before it counts the rest; a tooltip has room for more.
+CELL_IDS = 8
+TIP_IDS = 32

@@ -18,6 +18,7 @@ from ...model.numbers import fmt_id, parse_int
 from ...model.scenario import APIC_MODES, MAX_VCPU_ID, MAX_VCPUS
 from ..controller import edits
 from ..controller.controller import Controller
+from . import palette
 
 
 class AddVcpusDialog(QDialog):
@@ -40,7 +41,7 @@ class AddVcpusDialog(QDialog):
         self.preview = QLabel(self)
         self.error = QLabel(self)
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #b00020;")
+        self.error.setStyleSheet(f"color: {palette.DROPPED_TEXT};")
         form = QFormLayout()
         form.addRow("First vCPU ID", self.first)
         form.addRow("Step", self.step)

@@ -17,14 +17,15 @@ from PySide6.QtWidgets import (
 from ...model.compare import Comparison, route_fields
 from ...model.errors import shorten
 from ...model.kernels import KERNEL_CHOICES
-from ...model.numbers import fmt_id
+from ...model.numbers import fmt_id, id_list
 from ..controller.comparison import CompareSettings
 from ..controller.controller import Controller
 from ..viewmodels.columns import MAX_CELL_TEXT
+from . import palette
 
 
 def _ids(values: list[int]) -> str:
-    return ", ".join(fmt_id(v) for v in values) or "—"
+    return id_list(values, limit=None, empty="—")
 
 
 class CompareView(QWidget):
@@ -187,7 +188,7 @@ class CompareView(QWidget):
         for n, irq in enumerate(ev.scenario.interrupts):
             x, y = route_fields(comp.a, n), route_fields(comp.b, n)
             changed = n in changed_routes
-            style = " style='background:#fff3c4'" if changed else ""
+            style = f" style='background:{palette.CHANGED_ROW}'" if changed else ""
             mark = "≠ " if changed else ""
             route_rows.append(
                 f"<tr{style}><td>{mark}[{n}] {html.escape(shorten(irq.name, MAX_CELL_TEXT) or irq.describe())}</td>"
@@ -206,4 +207,4 @@ class CompareView(QWidget):
 def _drop(values: list[int]) -> str:
     if not values:
         return "—"
-    return f"<span style='color:#b00020;font-weight:bold'>DROPPED {_ids(values)}</span>"
+    return palette.rich(f"DROPPED {_ids(values)}", palette.DROPPED_TEXT)

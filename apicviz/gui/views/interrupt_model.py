@@ -8,9 +8,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush
 
 from ...model import Interrupt
+from ...model.numbers import id_list
 from ...model.severity import AGREE, REASON_NAME, REASON_TEXT, SEVERITY_NAME, SEVERITY_TEXT
 from ..controller.controller import INTERRUPTS
-from ..viewmodels.columns import INTERRUPT_COLUMNS, ids_text
+from ..viewmodels.columns import CELL_IDS, INTERRUPT_COLUMNS, TIP_IDS
 from . import palette
 from .table_model import COLOURS, RowTableModel
 
@@ -52,9 +53,9 @@ class InterruptTableModel(RowTableModel):
             return "", False
         r = comp.b.routes[n]
         ids = comp.b.ids
-        text = f"{comp.label_b}: {r.path} → {ids_text(ids(r.targets)) if r.targets else 'nobody'}"
+        text = f"{comp.label_b}: {r.path} → {id_list(ids(r.targets), CELL_IDS)}"
         if r.dropped:
-            text += f"; DROPPED {ids_text(ids(r.dropped))}"
+            text += f"; DROPPED {id_list(ids(r.dropped), CELL_IDS)}"
         changed = any(ch.index == n for ch in comp.routes)
         return ("≠ " if changed else "= ") + text, changed
 
@@ -63,10 +64,10 @@ class InterruptTableModel(RowTableModel):
         out = []
         for n, r in enumerate(ev.routes):
             ids = ev.ids
-            detail = (f"path: {r.path}\nKVM targets: {ids_text(ids(r.targets), 32)}\n"
-                      f"accepted: {ids_text(ids(r.accepted), 32)}\n"
-                      f"slow path alone: {ids_text(ids(r.slow_path_targets), 32)}\n"
-                      f"hardware: {ids_text(ids(r.hardware_targets), 32)}")
+            detail = (f"path: {r.path}\nKVM targets: {id_list(ids(r.targets), TIP_IDS, '—')}\n"
+                      f"accepted: {id_list(ids(r.accepted), TIP_IDS, '—')}\n"
+                      f"slow path alone: {id_list(ids(r.slow_path_targets), TIP_IDS, '—')}\n"
+                      f"hardware: {id_list(ids(r.hardware_targets), TIP_IDS, '—')}")
             if r.fast_note:
                 detail += f"\n{r.fast_note}"
             under_b, changed_under_b = self._under_b(n)
@@ -80,9 +81,9 @@ class InterruptTableModel(RowTableModel):
                 under_b=under_b,
                 changed_under_b=changed_under_b,
                 path=r.path,
-                targets=ids_text(ids(r.targets)) if r.targets else "nobody",
-                dropped=f"DROPPED {ids_text(ids(r.dropped))}" if r.dropped else "—",
-                extra=f"EXTRA {ids_text(ids(r.extra))}" if r.extra else "—",
+                targets=id_list(ids(r.targets), CELL_IDS),
+                dropped=f"DROPPED {id_list(ids(r.dropped), CELL_IDS)}" if r.dropped else "—",
+                extra=f"EXTRA {id_list(ids(r.extra), CELL_IDS)}" if r.extra else "—",
                 detail=detail,
                 is_dropped=bool(r.dropped),
                 is_extra=bool(r.extra),
@@ -120,7 +121,7 @@ class InterruptTableModel(RowTableModel):
         if role == Qt.ItemDataRole.BackgroundRole and flagged:
             return QBrush(COLOURS["bad"] if key == "dropped" else COLOURS["warn"])
         if role == Qt.ItemDataRole.ForegroundRole and flagged:
-            return QBrush(Qt.GlobalColor.black)
+            return QBrush(palette.qcolor(palette.FLAGGED_TEXT))
         if role == Qt.ItemDataRole.FontRole and flagged:
             return self._bold
         return None

@@ -211,7 +211,7 @@ class LogicalView(QWidget):
             self.title.setText(f"<b>{html.escape(data.title)}</b>")
             self.reason.setText(data.reason)
             self.reason.show()
-        self.reason.setStyleSheet("" if data.rows else "QLabel { color: #3A2E00; background: #FFF4CC; padding: 3px; }")
+        self.reason.setStyleSheet("" if data.rows else palette.NOTE_CSS)
         self.grid.set_width(self.width() - 16, self.compact)
         self.scroll_area.setVisible(bool(data.rows))
         rows_h = self.grid.sizeHint().height() + 4

@@ -23,6 +23,7 @@ from ..viewmodels.map_slots import (
     WOULD,
     SlotInfo,
 )
+from . import palette
 from .slot_painter import SlotPainter
 
 SWATCH_W, SWATCH_H = 56, 27
@@ -99,7 +100,7 @@ class MapLegend(QWidget):
             self.labels.append(label)
         hint = QLabel("Wheel: zoom · drag: pan · Shift+wheel: scroll · click a slot: select its vCPU")
         hint.setWordWrap(True)
-        hint.setStyleSheet("QLabel { color: #555555; }")
+        hint.setStyleSheet(f"QLabel {{ color: {palette.HINT_TEXT}; }}")
         grid.addWidget(hint, half, 0, 1, 4)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)

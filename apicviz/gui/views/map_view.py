@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from ...model import Evaluation, ScenarioError
 from ...model.errors import shorten
-from ...model.numbers import U32_MAX, fmt_id, parse_int
+from ...model.numbers import U32_MAX, fmt_id, id_list, parse_int
 from ..controller.comparison import Results
 from ..viewmodels.columns import MAX_CELL_TEXT
 from ..viewmodels.map_slots import MapSlots, SlotInfo
@@ -39,12 +39,12 @@ from .slot_grid import SlotGrid
 WIDE_FROM = 1100
 
 
-def _ids(ev: Evaluation, idxs: list[int], limit: int = 8) -> str:
-    if not idxs:
-        return "nobody"
-    ids = ev.ids(idxs)
-    text = ", ".join(fmt_id(i) for i in ids[:limit])
-    return text + (f", … ({len(ids)} vCPUs)" if len(ids) > limit else "")
+#: IDs the caption under the map lists before it counts the rest.
+CAPTION_IDS = 8
+
+
+def _ids(ev: Evaluation, idxs: list[int]) -> str:
+    return id_list(ev.ids(idxs), CAPTION_IDS)
 
 
 class MapView(QWidget):
@@ -169,7 +169,7 @@ class MapView(QWidget):
             self.center_lay.addWidget(self.logical)
             self.legend_box.setParent(self)
             self.legend_box.setFrameShape(QFrame.Shape.StyledPanel)
-            self.legend_box.setStyleSheet("QFrame#legendBox { background: #FFFFFF; border: 1px solid #808080; }")
+            self.legend_box.setStyleSheet(palette.LEGEND_CSS)
             self.side.hide()
             self.legend_button.show()
             self._on_legend_toggled(self.legend_button.isChecked())
@@ -335,11 +335,11 @@ class MapView(QWidget):
             parts.append(f"slow path alone → {_ids(ev, route.slow_path_targets)}")
         parts.append(f"hardware → {_ids(ev, route.hardware_targets)}")
         if route.dropped:
-            parts.append(f"<span style='color:#B34700'><b>✗ DROPPED {_ids(ev, route.dropped)}</b></span>")
+            parts.append(palette.rich(f"✗ DROPPED {_ids(ev, route.dropped)}", palette.DROPPED_TEXT))
         if route.extra:
-            parts.append(f"<span style='color:#8A5A00'><b>! extra {_ids(ev, route.extra)}</b></span>")
+            parts.append(palette.rich(f"! extra {_ids(ev, route.extra)}", palette.WARN_TEXT))
         if not route.dropped and not route.extra:
-            parts.append("<span style='color:#00704F'><b>✓ matches hardware</b></span>")
+            parts.append(palette.rich("✓ matches hardware", palette.OK_TEXT))
         self.caption.setText(" · ".join(parts))
         self.caption.setToolTip(route.fast_note)
         self.caption.show()
@@ -363,7 +363,7 @@ class MapView(QWidget):
         try:
             apic_id = parse_int(self.goto_edit.text(), "APIC ID", 0, U32_MAX)
         except ScenarioError as exc:
-            self.goto_edit.setStyleSheet("QLineEdit { border: 2px solid #D55E00; }")
+            self.goto_edit.setStyleSheet(palette.BAD_INPUT_CSS)
             self.goto_edit.setToolTip(str(exc))
             return
         self.goto_edit.setStyleSheet("")

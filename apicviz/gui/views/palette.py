@@ -1,4 +1,4 @@
-"""Colours of the map views, in one place so grid, logical view and legend agree.
+"""Every colour of the window, in one place so the map, the tables, the docks and the legend agree.
 
 Built on the Okabe-Ito palette (distinguishable with the common colour-vision
 deficiencies). Colour is never the only cue: every state also has a letter,
@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor
 
 # Okabe-Ito base colours.
 BLACK = "#000000"
+WHITE = "#FFFFFF"
 ORANGE = "#E69F00"
 SKY = "#56B4E9"
 GREEN = "#009E73"
@@ -91,6 +92,56 @@ def chip_css(fill: str, text: str, bold: bool = False) -> str:
 def severity_css(code: str) -> str:
     fill, text, _solid = SEVERITY[code]
     return chip_css(fill, text, bold=code == "kvm_inconsistent")
+
+#: Table cell backgrounds; the text always says the same thing (colour-blind safe).
+CELL_FILLS: dict[str, str] = {
+    "bad": "#F4B6B0",
+    "warn": "#FFD59A",
+    "note": "#FFF1A8",
+    "off": "#DCDCDC",
+    "ok": "#CFECCF",
+}
+#: Text of a cell whose value KVM ignores (an xAPIC field of an x2APIC vCPU...).
+IGNORED_TEXT = "#8A8A8A"
+#: Text on a flagged (coloured) cell.
+FLAGGED_TEXT = BLACK
+
+#: Words in rich text (map caption, Compare and Explain docks, recalculation steps): lost, odd, fine.
+DROPPED_TEXT = "#B00020"
+WARN_TEXT = "#A15C00"
+OK_TEXT = "#00704F"
+#: Background of a row that changes under kernel B (Compare dock).
+CHANGED_ROW = "#FFF3C4"
+#: Quiet hints under a legend or in an empty dock.
+HINT_TEXT = "#555555"
+#: The legend's frame on the map.
+LEGEND_CSS = f"QFrame#legendBox {{ background: {WHITE}; border: 1px solid #808080; }}"
+#: A "Go to APIC ID" field holding an ID that is no slot.
+BAD_INPUT_CSS = f"QLineEdit {{ border: 2px solid {VERMILLION}; }}"
+#: The status bar while it shows why an edit was refused.
+REFUSAL_CSS = "QStatusBar { color: #8B0000; font-weight: bold; }"
+#: The logical view's reason line when no logical table is drawn.
+NOTE_CSS = "QLabel { color: #3A2E00; background: #FFF4CC; padding: 3px; }"
+
+#: Map slot hatches over the fill: (Qt brush style name, colour).
+HATCHES: dict[str, tuple[str, str]] = {
+    "would": ("BDiagPattern", "#A8A8A8"),
+    "aliased": ("FDiagPattern", "#E9A27A"),
+    "conflict": ("DiagCrossPattern", VERMILLION),
+    "beyond": ("FDiagPattern", "#9A9A9A"),
+}
+#: Overview (no text): stronger fills, as tints vanish in tiny cells.
+OVERVIEW_FILLS: dict[str, str] = {
+    "empty": "#F2F2F2", "direct": SKY, "hotplug": "#E3D334", "logical": PURPLE,
+    "aliased": "#EE9A6A", "would": "#B4B4B4", "conflict": VERMILLION, "beyond": "#C8C8C8",
+}
+
+
+def rich(text: str, colour: str, bold: bool = True) -> str:
+    """``text`` (already HTML) in ``colour`` for a rich-text label."""
+    weight = ";font-weight:bold" if bold else ""
+    return f"<span style='color:{colour}{weight}'>{text}</span>"
+
 
 _cache: dict[str, QColor] = {}
 

@@ -20,12 +20,7 @@ CACHE_BYTES = 24 * 1024 * 1024  # rendered cells kept per painter
 #: Cell heights (px) from which two lines / one line of text fit.
 FULL_FROM, LINE_FROM = 22.0, 14.0
 
-_HATCH = {
-    "would": (Qt.BrushStyle.BDiagPattern, "#A8A8A8"),
-    "aliased": (Qt.BrushStyle.FDiagPattern, "#E9A27A"),
-    "conflict": (Qt.BrushStyle.DiagCrossPattern, "#D55E00"),
-    "beyond": (Qt.BrushStyle.FDiagPattern, "#9A9A9A"),
-}
+_HATCH = {look: (getattr(Qt.BrushStyle, style), colour) for look, (style, colour) in palette.HATCHES.items()}
 _BORDER = {
     "hotplug": (Qt.PenStyle.DashLine, 1.6),
     "logical": (Qt.PenStyle.DotLine, 1.8),
@@ -33,11 +28,7 @@ _BORDER = {
     "conflict": (Qt.PenStyle.SolidLine, 2.5),
     "would": (Qt.PenStyle.DashLine, 1.0),
 }
-#: Overview (no text): stronger fills, as tints vanish in tiny cells.
-_OVERVIEW_FILL = {
-    "empty": "#F2F2F2", "direct": "#56B4E9", "hotplug": "#E3D334", "logical": "#CC79A7",
-    "aliased": "#EE9A6A", "would": "#B4B4B4", "conflict": "#D55E00", "beyond": "#C8C8C8",
-}
+_OVERVIEW_FILL = palette.OVERVIEW_FILLS
 
 
 _LOOK_TOOLS: dict[str, tuple[QColor, QBrush | None, QPen, float]] = {}
@@ -165,8 +156,8 @@ class SlotPainter:
         pad = max(2.0, self.h * 0.09)
         g = self.glyph
         markers = s.marker_kinds
-        badges = [(b, bg, fg) for b, bg, fg in ((s.kind_badge, "#FFFFFF", text),
-                                                 (s.alias_badge, palette.VERMILLION, "#FFFFFF")) if b]
+        badges = [(b, bg, fg) for b, bg, fg in ((s.kind_badge, palette.WHITE, text),
+                                                 (s.alias_badge, palette.VERMILLION, palette.WHITE)) if b]
         if DROPPED in markers:
             pad += 2.0  # clear of the thick frame the outline pass draws
         left = rect.left() + pad
@@ -230,7 +221,7 @@ class SlotPainter:
         w = fm.horizontalAdvance(text) + 4
         h = fm.height()
         r = QRectF(right - w, top - 1, w, h)
-        p.setPen(QPen(palette.qcolor(fg if bg == "#FFFFFF" else bg), 1))
+        p.setPen(QPen(palette.qcolor(fg if bg == palette.WHITE else bg), 1))
         p.setBrush(palette.qcolor(bg))
         p.drawRoundedRect(r, 2, 2)
         p.setPen(palette.qcolor(fg))
@@ -269,11 +260,11 @@ def paint_overview(p: QPainter, rect: QRectF, s: SlotInfo) -> None:
     if DROPPED in kinds:
         p.fillRect(rect, palette.qcolor(palette.VERMILLION))
         if rect.height() >= 5:
-            p.setPen(QPen(palette.qcolor("#FFFFFF"), max(1.0, rect.height() / 6)))
+            p.setPen(QPen(palette.qcolor(palette.WHITE), max(1.0, rect.height() / 6)))
             p.drawLine(rect.topLeft(), rect.bottomRight())
             p.drawLine(rect.bottomLeft(), rect.topRight())
         return
-    for kind, colour in ((EXTRA, palette.ORANGE), (TARGET, palette.GREEN), (SENDER, "#303030")):
+    for kind, colour in ((EXTRA, palette.ORANGE), (TARGET, palette.GREEN), (SENDER, palette.MARKERS["sender"][0])):
         if kind in kinds:
             p.fillRect(rect, palette.qcolor(colour))
             return
@@ -288,7 +279,7 @@ def has_outline(s: SlotInfo) -> bool:
 def paint_marker(p: QPainter, r: QRectF, kind: str) -> None:
     """A route glyph; the shapes differ (circle ✓, square ✗, triangle !, rounded S) for colour-blind readers."""
     bg, fg = palette.MARKERS[kind]
-    p.setPen(QPen(palette.qcolor("#FFFFFF"), 1))
+    p.setPen(QPen(palette.qcolor(palette.WHITE), 1))
     p.setBrush(palette.qcolor(bg))
     w = r.width()
     line = QPen(palette.qcolor(fg), max(1.5, w / 6), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
@@ -331,5 +322,5 @@ def _glyph_letter(p: QPainter, r: QRectF, fg: str, letter: str, scale: float) ->
     f.setPixelSize(max(6, round(r.width() * scale)))
     f.setBold(True)
     p.setFont(f)
-    p.setPen(QColor(fg))
+    p.setPen(palette.qcolor(fg))
     p.drawText(r, Qt.AlignmentFlag.AlignCenter, letter)

@@ -8,7 +8,7 @@ concerned, so the map view highlights where it lands.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QKeySequence
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -21,13 +21,14 @@ from PySide6.QtWidgets import (
 
 from ...model.apic_map import Step
 from ..controller.controller import Controller
+from . import palette
 
 _COLOURS = {
-    "alias": "#b00020",
-    "alloc": "#b00020",
-    "logical-disable": "#a15c00",
-    "phys-skip": "#a15c00",
-    "phys-overwrite": "#a15c00",
+    "alias": palette.DROPPED_TEXT,
+    "alloc": palette.DROPPED_TEXT,
+    "logical-disable": palette.WARN_TEXT,
+    "phys-skip": palette.WARN_TEXT,
+    "phys-overwrite": palette.WARN_TEXT,
 }
 _MARKS = {"alias": "✗ ", "alloc": "✗ ", "logical-disable": "! ", "phys-skip": "! ", "phys-overwrite": "! "}
 
@@ -102,7 +103,7 @@ class StepView(QWidget):
             item.setToolTip(f"{who}: {step.action}")
             colour = _COLOURS.get(step.action)
             if colour:
-                item.setForeground(QColor(colour))
+                item.setForeground(palette.qcolor(colour))
             self.list.addItem(item)
         self.list.blockSignals(False)
         self.position = -1

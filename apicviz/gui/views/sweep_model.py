@@ -14,7 +14,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QFont
 
 from ...model import Evaluation
-from ...model.numbers import fmt_id
+from ...model.numbers import fmt_id, id_list
 from ...model.severity import KVM_INCONSISTENT, REASON_NAME, SEVERITY_NAME, SEVERITY_RANK
 from ...model.sweep import IPI_X2APIC, IPI_XAPIC, MSI, SweepRow
 from . import palette
@@ -35,12 +35,13 @@ def dest_text(row: SweepRow) -> str:
     return fmt_id(row.dest)
 
 
-def ids_text(ev: Evaluation, idxs: list[int], limit: int = 6) -> str:
-    if not idxs:
-        return "—"
-    ids = ev.ids(idxs)
-    text = ", ".join(fmt_id(i) for i in ids[:limit])
-    return text + (f", … ({len(ids)})" if len(ids) > limit else "")
+#: The sweep's ID columns are narrow.
+SWEEP_CELL_IDS = 6
+
+
+def ids_text(ev: Evaluation, idxs: list[int]) -> str:
+    """A sweep cell: the vCPUs of ``idxs`` by ID (narrow columns: six at most)."""
+    return id_list(ev.ids(idxs), SWEEP_CELL_IDS, "—")
 
 
 @dataclass(frozen=True)

@@ -15,18 +15,13 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from ..controller import edits
 from ..controller.controller import Controller
 from ..viewmodels.columns import BOOL, Column
+from . import palette
 
 Index = QModelIndex | QPersistentModelIndex
 
-#: Cell backgrounds; the text always says the same thing (colour-blind safe).
-COLOURS = {
-    "bad": QColor("#f4b6b0"),
-    "warn": QColor("#ffd59a"),
-    "note": QColor("#fff1a8"),
-    "off": QColor("#dcdcdc"),
-    "ok": QColor("#cfeccf"),
-}
-IGNORED_FG = QColor("#8a8a8a")
+#: Cell backgrounds (palette.CELL_FILLS); the text always says the same thing (colour-blind safe).
+COLOURS: dict[str, QColor] = {level: palette.qcolor(fill) for level, fill in palette.CELL_FILLS.items()}
+IGNORED_FG = palette.qcolor(palette.IGNORED_TEXT)
 _MISSING = object()
 #: After an edit the shown rows' results are compared, up to this many rows (then all repaint).
 RECHECK_ROWS = 200

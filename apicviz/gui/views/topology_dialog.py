@@ -25,6 +25,7 @@ from ...importers.common import ImportResult
 from ...importers.topology_scenario import import_qemu_smp
 from ...model import KERNEL_CHOICES, ScenarioError
 from ...model.kernels import parse_kernel
+from ...model.numbers import id_list
 
 MODES = {"Default (x2APIC when an APIC ID is 0xff or more)": None, "xAPIC": "xapic", "x2APIC": "x2apic"}
 PREVIEW_IDS = 24
@@ -92,7 +93,7 @@ class TopologyDialog(QDialog):
             ok.setEnabled(False)
             return
         s = result.scenario
-        ids = ", ".join(f"{v.id:#x}" for v in s.vcpus[:PREVIEW_IDS]) + (" …" if len(s.vcpus) > PREVIEW_IDS else "")
+        ids = id_list([v.id for v in s.vcpus], PREVIEW_IDS)
         flags = "x2APIC API on" if s.kvm.use_32bit_ids else "x2APIC API off"
         self.preview.setText(f"{len(s.vcpus)} vCPUs, {s.vcpus[0].apic if s.vcpus else 'xapic'}, {flags}: {ids}")
         ok.setEnabled(True)
