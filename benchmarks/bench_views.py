@@ -11,7 +11,12 @@ processes events (which repaints). Prints the median milliseconds of:
 * ``total``  — rerun() + processEvents(), what the user waits for;
 * ``sweep``  — the coalesced destination sweep and the table update (runs after).
 
-Targets: total ≤ 16 ms at 256 vCPUs, ≤ 100 ms at 4096.
+Then, for 4096 vCPUs (IDs 0..4095, and IDs spread up to 0xfffffffe), the
+Sweep tab's heat map: ``matrix`` — HeatMatrix from a finished sweep (the
+Qt-free view-model), ``image`` — SweepHeatmap.show_result (matrix, colour
+lookup, ImageItem, axes) plus the repaint.
+
+Targets: total ≤ 16 ms at 256 vCPUs, ≤ 100 ms at 4096; heat map ≤ 50 ms at 4096.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_views.py [N ...]
 """
@@ -28,9 +33,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMainWindow, QSplitter
 
 from apicviz.gui.controller.controller import Controller
+from apicviz.gui.viewmodels.sweep_heatmap import HeatMatrix
 from apicviz.gui.views.map_view import MapView
+from apicviz.gui.views.sweep_heatmap import SweepHeatmap
 from apicviz.gui.views.sweep_view import SweepView
 from apicviz.model import evaluate, scenario_from_dict
+from apicviz.model.sweep import sweep
 
 REPEATS = 15
 
@@ -71,7 +79,7 @@ def bench(app: QApplication, n: int) -> dict[str, float]:
     samples: dict[str, list[float]] = {k: [] for k in ("model", "views", "paint", "total", "sweep")}
     # The sweep normally follows 30 ms after an edit; hold it back so "paint" is only the repaint,
     # then run it (ensure_sweep) and time it on its own.
-    ctrl._sweep_timer.setInterval(60_000)
+    ctrl.sweeps._timer.setInterval(60_000)
     for rep in range(REPEATS):
         ctrl.scenario.vcpus[1].xapic_id = 0x80 if rep % 2 == 0 else 1  # alternately alias vCPU 1 with 0x80
         t0 = time.perf_counter()
@@ -95,6 +103,32 @@ def bench(app: QApplication, n: int) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
+def bench_heatmap(app: QApplication, ids: list[int]) -> dict[str, float]:
+    """The heat map of a finished sweep: matrix alone, and matrix + image + repaint in a shown widget."""
+    vcpus = [{"id": i, "apic": "x2apic" if i > 0xFF or k % 2 else "xapic"} for k, i in enumerate(ids)]
+    ctrl = Controller(scenario_from_dict({
+        "format": "apicviz-scenario", "version": 1,
+        "kvm": {"kernel": "upstream", "x2apic_api": {"use_32bit_ids": True}}, "vcpus": vcpus}))
+    result = sweep(ctrl.evaluation)
+    heat = SweepHeatmap(ctrl)
+    heat.resize(1280, 260)
+    heat.show()
+    app.processEvents()
+    matrix_ms, image_ms = [], []
+    for _ in range(REPEATS):
+        t0 = time.perf_counter()
+        HeatMatrix(result)
+        matrix_ms.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        heat.show_result(result)
+        app.processEvents()
+        image_ms.append((time.perf_counter() - t0) * 1000)
+    columns = heat.matrix.shape[1] if heat.matrix is not None else 0
+    heat.close()
+    heat.deleteLater()
+    return {"matrix": statistics.median(matrix_ms), "image": statistics.median(image_ms), "columns": columns}
+
+
 def main(argv: list[str]) -> int:
     app = QApplication.instance() or QApplication([])
     sizes = [int(a) for a in argv] or [16, 256, 4096]
@@ -102,6 +136,11 @@ def main(argv: list[str]) -> int:
     for n in sizes:
         r = bench(app, n)  # type: ignore[arg-type]
         print(f"{n:>6} {r['model']:>8.1f} {r['views']:>8.1f} {r['paint']:>8.1f} {r['total']:>8.1f} {r['sweep']:>8.1f}")
+    print(f"\nheat map, 4096 vCPUs {'matrix':>8} {'image':>8} {'columns':>8}   (median ms of {REPEATS})")
+    spread = [k * 0x100000 for k in range(4095)] + [0xFFFFFFFE]
+    for label, ids in (("IDs 0..0xfff", list(range(4096))), ("IDs to 2^32", spread)):
+        h = bench_heatmap(app, ids)  # type: ignore[arg-type]
+        print(f"{label:>20} {h['matrix']:>8.1f} {h['image']:>8.1f} {int(h['columns']):>8}")
     return 0
 
 

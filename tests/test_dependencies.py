@@ -70,13 +70,7 @@ def test_every_imported_package_is_declared():
     assert undeclared == {}, f"imported but not in [project] dependencies: {undeclared}"
 
 
-@pytest.mark.parametrize("dist", [
-    pytest.param(name, marks=pytest.mark.xfail(
-        strict=True, reason="pyqtgraph is declared for the Sweep tab's heat map (issue 12), not landed yet; "
-                            "drop this mark when it is imported"))
-    if name == "pyqtgraph" else name
-    for name in DECLARED
-])
+@pytest.mark.parametrize("dist", DECLARED)
 def test_every_declared_dependency_is_imported(dist):
     assert dist in imported_distributions(), f"{dist} is declared in pyproject.toml but apicviz never imports it"
 

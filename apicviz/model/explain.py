@@ -6,11 +6,23 @@ this module only puts the rule that decided into words a student follows.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from .analysis import Evaluation
 from .numbers import fmt_id
-from .routing import hardware_match, kvm_apic_match_dest, mda_for
+from .routing import Route, hardware_match, kvm_apic_match_dest, mda_for
 from .scenario import APIC_BROADCAST, X2APIC_BROADCAST, Interrupt, KvmConfig, Vcpu
-from .severity import REASON_SEVERITY, SEVERITY_TEXT, finding_text, group_findings
+from .severity import (
+    AGREE,
+    AGREED,
+    REASON_SEVERITY,
+    SEVERITY_TEXT,
+    Verdict,
+    finding_text,
+    group_findings,
+    worst,
+)
 
 MAX_VCPU_LINES = 24
 
@@ -64,87 +76,127 @@ def slow_rule(target: Vcpu, source: Vcpu | None, irq: Interrupt, dest: int, kvm:
     return f"{verdict}: its DFR {target.dfr:#010x} is neither flat nor cluster, which the slow path never matches"
 
 
-def severity_lines(ev: Evaluation, n: int) -> list[str]:
+# Kinds of explanation lines: views colour and style them by kind and severity, never by their words.
+PATH, RULE, REFUSED, SLOT_LOST, SLOW_PATH, HARDWARE = "path", "rule", "refused", "slot_lost", "slow_path", "hardware"
+DROPPED, EXTRA, SEVERITY, FINDING, BLANK, HEADING, VCPU, MORE = (
+    "dropped", "extra", "severity", "finding", "blank", "heading", "vcpu", "more")
+
+
+@dataclass(frozen=True)
+class ExplainLine:
+    """One line of an explanation, typed so a view can style it without reading it.
+
+    ``vcpu`` is the vCPU index a per-vCPU line is about; ``severity`` the
+    class code (apicviz.model.severity) of the disagreement the line reports;
+    ``mark`` says what happens to that vCPU: ``"target"``, ``"dropped"``,
+    ``"extra"`` or None.
+    """
+
+    kind: str
+    text: str
+    vcpu: int | None = None
+    severity: str | None = None
+    mark: str | None = None
+
+
+def severity_lines(ev: Evaluation, verdict: Verdict) -> list[ExplainLine]:
     """'Severity: kvm_by_design (hotplug_hack) …' and one line per kind of finding and reason."""
-    verdict = ev.verdict(n)
     if not verdict.findings:
-        return ["Severity: agree — KVM, its slow path and hardware give the same answer."]
-    lines = [f"Severity: {verdict.severity} ({', '.join(verdict.reasons)}) — {SEVERITY_TEXT[verdict.severity]}."]
+        return [ExplainLine(SEVERITY, "Severity: agree — KVM, its slow path and hardware give the same answer.",
+                            severity=AGREE)]
+    lines = [ExplainLine(SEVERITY, f"Severity: {verdict.severity} ({', '.join(verdict.reasons)}) — "
+                                   f"{SEVERITY_TEXT[verdict.severity]}.", severity=verdict.severity)]
     for (kind, reason), idxs in group_findings(verdict).items():
-        lines.append(f"  {finding_text(kind, reason, names(ev, idxs), len(idxs))} [{REASON_SEVERITY[reason]}].")
+        lines.append(ExplainLine(FINDING, f"  {finding_text(kind, reason, names(ev, idxs), len(idxs))} "
+                                          f"[{REASON_SEVERITY[reason]}].", severity=REASON_SEVERITY[reason]))
     return lines
 
 
 def explain_route(ev: Evaluation, n: int, brief: bool = False) -> list[str]:
-    """Lines that explain interrupt ``n``: the path, the rule, and what hardware would do.
+    """The explanation of interrupt ``n`` as plain text lines (``apicviz eval``, reports)."""
+    return [line.text for line in explain_lines(ev, n, brief)]
+
+
+def explain_lines(ev: Evaluation, n: int, brief: bool = False) -> list[ExplainLine]:
+    """Typed lines that explain interrupt ``n`` (see :func:`explain_message`)."""
+    return explain_message(ev, ev.scenario.interrupts[n], ev.routes[n], brief)
+
+
+def explain_message(ev: Evaluation, irq: Interrupt, r: Route, brief: bool = False) -> list[ExplainLine]:
+    """Lines that explain one routed message: the path, the rule, and what hardware would do.
 
     ``brief`` gives the summary only; otherwise one line per vCPU follows
-    (the involved ones first, at most :data:`MAX_VCPU_LINES`).
+    (the involved ones first, at most :data:`MAX_VCPU_LINES`). The message
+    need not be one of the scenario's interrupts (the sweep's destinations
+    are explained the same way).
     """
     scenario = ev.scenario
-    irq = scenario.interrupts[n]
-    r = ev.routes[n]
-    lines = []
+    verdict = r.verdict or AGREED
+    by_vcpu = {f.vcpu: f.severity for f in verdict.findings}
+    lines: list[ExplainLine] = []
+
+    def add(kind: str, text: str, **kw: Any) -> None:
+        lines.append(ExplainLine(kind, text, **kw))
+
     if r.path == "fast":
-        lines.append(f"Fast path: {r.fast_note}. KVM delivers to {names(ev, r.targets)}.")
+        add(PATH, f"Fast path: {r.fast_note}. KVM delivers to {names(ev, r.targets)}.")
     else:
-        lines.append(f"Slow path: {r.fast_note}; KVM checks every vCPU with kvm_apic_match_dest() "
-                     f"and delivers to {names(ev, r.targets)}.")
+        add(PATH, f"Slow path: {r.fast_note}; KVM checks every vCPU with kvm_apic_match_dest() "
+                  f"and delivers to {names(ev, r.targets)}.")
     if irq.delivery == "lowest" and r.path == "slow" and r.delivery == "lowest":
         rule = ("vector hashing picks candidate (vector mod number of software-enabled matches)"
                 if scenario.kvm.vector_hashing else "the software-enabled match with the smallest arb_prio wins")
-        lines.append(f"Lowest priority on the slow path: {rule}.")
+        add(RULE, f"Lowest priority on the slow path: {rule}.")
     if r.delivery != irq.delivery:
-        lines.append("Physical lowest priority to 0xff is a broadcast: the slow path turns it into fixed delivery.")
+        add(RULE, "Physical lowest priority to 0xff is a broadcast: the slow path turns it into fixed delivery.")
     accepted = set(r.accepted)
     refused = [i for i in r.targets if i not in accepted]
     if refused and r.delivery == "smi":
-        lines.append(f"KVM was built without SMM support (CONFIG_KVM_SMM off, kvm.smm false): the SMI reaches "
+        add(REFUSED, f"KVM was built without SMM support (CONFIG_KVM_SMM off, kvm.smm false): the SMI reaches "
                      f"{names(ev, refused)} but no APIC accepts it.")
     elif refused:
-        lines.append(f"Software-disabled APIC(s) {names(ev, refused)} discard the {irq.delivery} message.")
+        add(REFUSED, f"Software-disabled APIC(s) {names(ev, refused)} discard the {irq.delivery} message.")
     losers = ev.result.phys_losers
     for table, slot in r.slots:
         if table == "phys" and slot in losers:
             lost = [i for i in losers[slot] if ev.result.map and ev.result.map.phys_map.get(slot) != i]
             if lost:
-                lines.append(f"Slot {fmt_id(slot)} can hold one vCPU: {names(ev, lost)} also wanted it and lost "
-                             f"(before 6.3, or with 32-bit IDs, KVM keeps going instead of giving up the map).")
+                add(SLOT_LOST, f"Slot {fmt_id(slot)} can hold one vCPU: {names(ev, lost)} also wanted it and lost "
+                               f"(before 6.3, or with 32-bit IDs, KVM keeps going instead of giving up the map).")
     if r.path == "fast" and r.slow_path_targets != r.targets:
-        lines.append(f"The slow path alone would have chosen {names(ev, r.slow_path_targets)}.")
-    lines.append(f"Hardware: {names(ev, r.hardware_targets)}"
-                 + (" (the eligible APICs for lowest priority)." if irq.delivery == "lowest" else "."))
+        add(SLOW_PATH, f"The slow path alone would have chosen {names(ev, r.slow_path_targets)}.")
+    add(HARDWARE, f"Hardware: {names(ev, r.hardware_targets)}"
+                  + (" (the eligible APICs for lowest priority)." if irq.delivery == "lowest" else "."))
     if r.dropped:
-        lines.append(f"DROPPED: {names(ev, r.dropped)} should get it but do not.")
+        add(DROPPED, f"DROPPED: {names(ev, r.dropped)} should get it but do not.",
+            severity=worst([by_vcpu.get(i, AGREE) for i in r.dropped]))
     if r.extra:
-        lines.append(f"Extra: {names(ev, r.extra)} get it although hardware would not deliver there.")
-    lines += severity_lines(ev, n)
+        add(EXTRA, f"Extra: {names(ev, r.extra)} get it although hardware would not deliver there.",
+            severity=worst([by_vcpu.get(i, AGREE) for i in r.extra]))
+    lines += severity_lines(ev, verdict)
     if brief:
         return lines
-    lines.append("")
-    lines.append("Each vCPU:")
-    router = ev.router
-    source_idx = router.index_of.get(irq.source) if irq.source is not None else None
-    source = scenario.vcpus[source_idx] if source_idx is not None else None
-    dest = irq.dest or 0
-    if source is not None and not source.x2apic_mode:
-        dest &= 0xFF
+    add(BLANK, "")
+    add(HEADING, "Each vCPU:")
+    source = scenario.vcpus[r.source] if r.source is not None else None
+    dest = r.dest
     involved = set(r.targets) | set(r.slow_path_targets) | set(r.hardware_targets)
     order = sorted(range(len(scenario.vcpus)), key=lambda i: (i not in involved, i))
     targets, dropped, extra = set(r.targets), set(r.dropped), set(r.extra)
     for idx in order[:MAX_VCPU_LINES]:
         v = scenario.vcpus[idx]
         if not v.present:
-            lines.append(f"• {describe_vcpu(v)}: receives nothing (APIC hardware-disabled).")
+            add(VCPU, f"• {describe_vcpu(v)}: receives nothing (APIC hardware-disabled).", vcpu=idx)
             continue
         got = "gets it" if idx in targets else "does not get it"
+        mark = "target" if idx in targets else None
         if idx in dropped:
-            got = "DROPPED — " + got
+            got, mark = "DROPPED — " + got, "dropped"
         elif idx in extra:
-            got = "EXTRA — " + got
+            got, mark = "EXTRA — " + got, "extra"
         hw = "would" if hardware_match(v, source, irq, dest, scenario.kvm) else "would not"
-        lines.append(f"• {describe_vcpu(v)} {got}. Slow path {slow_rule(v, source, irq, dest, scenario.kvm)}. "
-                     f"Hardware {hw} accept the address.")
+        add(VCPU, f"• {describe_vcpu(v)} {got}. Slow path {slow_rule(v, source, irq, dest, scenario.kvm)}. "
+                  f"Hardware {hw} accept the address.", vcpu=idx, severity=by_vcpu.get(idx), mark=mark)
     if len(order) > MAX_VCPU_LINES:
-        lines.append(f"… {len(order) - MAX_VCPU_LINES} more vCPUs not involved.")
+        add(MORE, f"… {len(order) - MAX_VCPU_LINES} more vCPUs not involved.")
     return lines

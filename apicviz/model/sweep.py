@@ -102,6 +102,8 @@ def _ids(ev: Evaluation, idxs: list[int]) -> str:
 class SweepResult:
     rows: list[SweepRow] = field(default_factory=list)
     checked: int = 0  # destinations covered, classes counted with their size
+    #: Every destination routed, with its senders (those without a row agree): the heat map's columns.
+    destinations: list[SweepDest] = field(default_factory=list)
 
     @property
     def dropped_deliveries(self) -> int:
@@ -258,7 +260,8 @@ def sweep(ev: Evaluation) -> SweepResult:
             r.verdict = classify(r, irq, vcpus, kvm)
         return r
 
-    for d in sweep_destinations(ev):
+    out.destinations = sweep_destinations(ev)
+    for d in out.destinations:
         irq = irqs[d.dest_mode]
         if d.each_sender:
             for s in d.senders:
@@ -272,6 +275,32 @@ def sweep(ev: Evaluation) -> SweepResult:
         if r is not None:
             out.rows.append(SweepRow(d.dest_mode, d.senders, d.dest, r, count=d.count, residue=d.residue))
     return out
+
+
+@dataclass(frozen=True)
+class SweepMessage:
+    """One message of the sweep, as a view picks it: destination mode, destination, sender kind."""
+
+    dest_mode: str
+    dest: int
+    sender: str
+
+    def describe(self) -> str:
+        return f"{SENDER_TEXT[self.sender]} to {self.dest_mode} {fmt_id(self.dest)} (fixed)"
+
+
+def sweep_message(ev: Evaluation, msg: SweepMessage) -> tuple[Interrupt, Route] | None:
+    """Route one sweep message in full (for its explanation), or None when its sender kind is gone."""
+    senders = sweep_senders(ev)
+    if msg.sender not in senders:
+        return None
+    source = senders[msg.sender]
+    vcpus = ev.scenario.vcpus
+    irq = Interrupt(name=msg.describe(), source=None if source is None else vcpus[source].id,
+                    dest_mode=msg.dest_mode, dest=msg.dest, delivery="fixed")
+    route = ev.router.route_dest(irq, msg.dest, source)
+    route.verdict = classify(route, irq, vcpus, ev.scenario.kvm)
+    return irq, route
 
 
 def _first_unnamed(residue: int, named: set[int], top: int) -> int:

@@ -33,7 +33,7 @@ def test_headline_leads_with_the_red_class(window, qtbot):
     summary = window.summary
     assert summary.chips[0] is summary.headline
     assert summary.headline.level == "kvm_inconsistent"
-    assert summary.headline.text().startswith("✖ KVM inconsistent: 1 interrupt")
+    assert summary.headline.text().startswith("✖ KVM inconsistent: 1 irq")
     assert summary.text().startswith("✖ KVM inconsistent")
     assert "the optimized map gives this vCPU a different answer" in summary.headline.toolTip()
     window.show()
@@ -60,7 +60,7 @@ def test_by_design_headline_names_its_reason(window, qtbot):
          kernel="upstream", x2apic_api={"use_32bit_ids": True})
     head = window.summary.headline
     assert head.level == "kvm_by_design"
-    assert head.text().startswith("⚠ by design (no 8-bit truncation): 1 interrupt")
+    assert head.text().startswith("⚠ by design (no 8-bit truncation): 1 irq")
     window.show()
     qtbot.waitExposed(window)
     assert chip_fill(head) == QColor(palette.SEVERITY["kvm_by_design"][0])

@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor
 from apicviz.gui.controller.controller import Controller
 from apicviz.gui.views import palette
 from apicviz.gui.views.sweep_model import FILTER_ALL, FILTER_DROPPED, FILTER_FAST_SLOW, FILTER_INCONSISTENT, dest_text
-from apicviz.gui.views.sweep_view import SweepView
+from apicviz.gui.views.sweep_view import PAGE_TABLE, SweepView
 from apicviz.model import scenario_from_dict
 
 
@@ -24,6 +24,7 @@ def make_view(qtbot, ctrl: Controller) -> SweepView:
     qtbot.addWidget(view)
     view.resize(1200, 400)
     view.show()
+    view.set_page(PAGE_TABLE)
     ctrl.ensure_sweep()
     return view
 

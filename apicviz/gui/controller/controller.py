@@ -25,10 +25,10 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from ...model import Evaluation, Scenario, evaluate
+from ...model import Evaluation, Interrupt, Route, Scenario, evaluate
 from ...model.apic_map import Step, recalculate
 from ...model.compare import Comparison
-from ...model.sweep import SweepResult
+from ...model.sweep import SweepMessage, SweepResult, sweep_message
 from .comparison import CompareSettings, Results, compare_with
 from .sweep_scheduler import BACKGROUND_SWEEP_VCPUS, SweepScheduler
 
@@ -80,6 +80,8 @@ class Controller(QObject):
     vcpu_selection_changed = Signal(list)
     #: Interrupt row selected (-1: none).
     interrupt_selection_changed = Signal(int)
+    #: A destination of the sweep picked for explanation (a model.sweep.SweepMessage, or None).
+    destination_selected = Signal(object)
     #: Path or clean/dirty state changed (window title).
     file_state_changed = Signal()
     #: Fine-grained row signals, (kind, first, last): table models forward
@@ -112,6 +114,9 @@ class Controller(QObject):
         self._marking = False
         self.selected_vcpus: list[int] = []
         self.selected_interrupt: int = -1
+        #: The sweep message the Explain dock shows instead of an interrupt (the heat map's click).
+        self.selected_destination: SweepMessage | None = None
+        self._destination_route: tuple[int, SweepMessage, tuple[Interrupt, Route] | None] | None = None
         self.last_refusal: str = ""
         self._mutating = 0
         self._generation = 0
@@ -239,9 +244,31 @@ class Controller(QObject):
             return
         if row >= len(self.scenario.interrupts):
             row = -1
+        if row >= 0 and self.selected_destination is not None:
+            self.selected_destination = None  # one subject for the Explain dock at a time
+            self.destination_selected.emit(None)
         if row != self.selected_interrupt:
             self.selected_interrupt = row
             self.interrupt_selection_changed.emit(row)
+
+    def select_destination(self, message: SweepMessage | None) -> None:
+        """Explain one message of the sweep (a heat-map cell) instead of the selected interrupt."""
+        if message is not None and self.selected_interrupt >= 0:
+            self.selected_interrupt = -1
+            self.interrupt_selection_changed.emit(-1)
+        if message != self.selected_destination:
+            self.selected_destination = message
+            self.destination_selected.emit(message)
+
+    def destination_route(self) -> tuple[Interrupt, Route] | None:
+        """The selected sweep message routed on the current evaluation (once per edit), or None."""
+        message = self.selected_destination
+        if message is None:
+            return None
+        cached = self._destination_route
+        if cached is None or cached[:2] != (self._generation, message):
+            cached = self._destination_route = (self._generation, message, sweep_message(self.evaluation, message))
+        return cached[2]
 
     @contextmanager
     def _rows_mutation(self, kind: str, remap: Callable[[int], int | None]) -> Iterator[None]:
@@ -277,6 +304,7 @@ class Controller(QObject):
         self.path = path
         self.selected_vcpus = []
         self.selected_interrupt = -1
+        self.selected_destination = None
         self.compare_settings = CompareSettings.default_for(scenario.kvm)
         self.undo_stack.clear()
         self.scenario_replaced.emit()

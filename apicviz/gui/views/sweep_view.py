@@ -1,8 +1,10 @@
 """The destination sweep: every destination where KVM and hardware, or fast and slow path, disagree.
 
-A summary line, three filters (All / Dropped / Fast≠slow) and a sortable
-table. Selecting a row selects the vCPUs it involves (targets and dropped),
-so the map view outlines them.
+Two pages: a heat map of every destination and sender coloured by severity
+class (:mod:`.sweep_heatmap`; a click explains the destination), and a
+sortable table of the disagreeing ones with filters (All / Inconsistent /
+Dropped / Fast≠slow). Selecting a table row selects the vCPUs it involves
+(targets and dropped), so the map view outlines them.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QStackedWidget,
     QTableView,
     QToolButton,
     QVBoxLayout,
@@ -21,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from ...model.severity import KVM_INCONSISTENT
 from ...model.sweep import SweepResult, SweepRow
+from .sweep_heatmap import SweepHeatmap
 from .sweep_model import (
     COLUMNS,
     FILTER_ALL,
@@ -32,6 +36,8 @@ from .sweep_model import (
     SweepTableModel,
 )
 
+PAGE_HEATMAP, PAGE_TABLE = "heatmap", "table"
+PAGES = ((PAGE_HEATMAP, "Heat map"), (PAGE_TABLE, "Table"))
 FILTERS = ((FILTER_ALL, "All"), (FILTER_INCONSISTENT, "Inconsistent"), (FILTER_DROPPED, "Dropped"),
            (FILTER_FAST_SLOW, "Fast≠slow"))
 
@@ -53,6 +59,18 @@ class SweepView(QWidget):
         self.group.setExclusive(True)
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
+        self.page_buttons: dict[str, QToolButton] = {}
+        pages = QButtonGroup(self)
+        pages.setExclusive(True)
+        for page, text in PAGES:
+            b = QToolButton()
+            b.setText(text)
+            b.setCheckable(True)
+            b.clicked.connect(lambda _checked=False, p=page: self.set_page(p))
+            pages.addButton(b)
+            self.page_buttons[page] = b
+            bar.addWidget(b)
+        bar.addSpacing(12)
         for mode, text in FILTERS:
             b = QToolButton()
             b.setText(text)
@@ -82,11 +100,17 @@ class SweepView(QWidget):
             self.table.setColumnWidth(col, width)
         self.table.selectionModel().selectionChanged.connect(self._on_row_selected)
 
+        self.heatmap = SweepHeatmap(controller)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.heatmap)
+        self.stack.addWidget(self.table)
+
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.setSpacing(4)
         lay.addLayout(bar)
-        lay.addWidget(self.table, 1)
+        lay.addWidget(self.stack, 1)
+        self.set_page(PAGE_HEATMAP)
 
         controller.sweep_changed.connect(self._on_sweep_changed)
         controller.result_changed.connect(self._on_result_changed)
@@ -111,6 +135,13 @@ class SweepView(QWidget):
         self.summary.setText(result.summary(ev))
 
     # ----- user actions ---------------------------------------------------------------
+
+    def set_page(self, page: str) -> None:
+        """Show the heat map or the table (the filters belong to the table)."""
+        self.page_buttons[page].setChecked(True)
+        self.stack.setCurrentWidget(self.heatmap if page == PAGE_HEATMAP else self.table)
+        for b in self.buttons.values():
+            b.setVisible(page == PAGE_TABLE)
 
     def set_filter(self, mode: str) -> None:
         """Show all rows, only rows with dropped deliveries, or only fast≠slow rows."""
