@@ -12,8 +12,9 @@ import re
 import xml.dom.minidom
 
 import numpy as np
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QColor, QImage
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QColor, QImage, QMouseEvent
+from PySide6.QtWidgets import QApplication
 
 from apicviz.gui.controller.controller import Controller
 from apicviz.gui.viewmodels.sweep_heatmap import NOT_SENT, HeatMatrix
@@ -127,7 +128,11 @@ def test_hover_names_the_cell(qtbot):
     heat = view.heatmap
     c = heat.matrix.column_of(0x23)
     pos = heat.plot.mapFromScene(heat.scene_pos_of(1, c))
-    qtbot.mouseMove(heat.plot.viewport(), pos)
+    viewport = heat.plot.viewport()
+    # A real move event, delivered at once (QTest's mouseMove sends none when the pointer is already there).
+    move = QMouseEvent(QEvent.Type.MouseMove, QPointF(pos), QPointF(viewport.mapToGlobal(pos)),
+                       Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(viewport, move)
     qtbot.waitUntil(lambda: "0x23" in heat.hover.text())
     text = heat.hover.text()
     assert text.startswith("xAPIC IPI to physical 0x23: KVM inconsistent (map ≠ slow path)")
