@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .analysis import Evaluation
-from .numbers import fmt_id
+from .numbers import dfr_text, fmt_id, id_list
 from .routing import Route, hardware_match, kvm_apic_match_dest, mda_for
 from .scenario import APIC_BROADCAST, X2APIC_BROADCAST, Interrupt, KvmConfig, Vcpu
 from .severity import (
@@ -28,12 +28,8 @@ MAX_VCPU_LINES = 24
 
 
 def names(ev: Evaluation, idxs: list[int]) -> str:
-    """vCPU ids in hex, shortened for long lists (shared by every text output)."""
-    if not idxs:
-        return "nobody"
-    ids = ev.ids(idxs)
-    shown = ", ".join(fmt_id(i) for i in ids[:12])
-    return shown + (f" … ({len(ids)} vCPUs)" if len(ids) > 12 else "")
+    """The vCPUs of ``idxs`` (creation-order indexes) by ID, for sentences: ``0x0, 0x1`` or "nobody"."""
+    return id_list(ev.ids(idxs))
 
 
 def describe_vcpu(v: Vcpu) -> str:
@@ -73,7 +69,7 @@ def slow_rule(target: Vcpu, source: Vcpu | None, irq: Interrupt, dest: int, kvm:
     if model == "cluster":
         return (f"{verdict}: cluster logical {fmt_id(mda)} (cluster {fmt_id(mda >> 4)}) against its logical ID "
                 f"{fmt_id(target.logical_id)} (cluster {fmt_id(target.logical_id >> 4)})")
-    return f"{verdict}: its DFR {target.dfr:#010x} is neither flat nor cluster, which the slow path never matches"
+    return f"{verdict}: its DFR {dfr_text(target.dfr)} is neither flat nor cluster, which the slow path never matches"
 
 
 # Kinds of explanation lines: views colour and style them by kind and severity, never by their words.

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .analysis import Evaluation
-from .numbers import fmt_id
+from .numbers import fmt_id, id_list
 from .routing import Route
 from .scenario import APIC_BROADCAST, X2APIC_BROADCAST, Interrupt
 from .severity import AGREED, SEVERITY_ORDER, Verdict, classify, finding_text, group_findings, worst
@@ -90,12 +90,12 @@ class SweepRow:
                 for (kind, reason), idxs in group_findings(self.verdict).items()]
 
 
+#: IDs a sweep line lists before it counts the rest.
+LINE_IDS = 8
+
+
 def _ids(ev: Evaluation, idxs: list[int]) -> str:
-    if not idxs:
-        return "nobody"
-    ids = ev.ids(idxs)
-    text = ", ".join(fmt_id(i) for i in ids[:8])
-    return f"[{text}{', …' if len(ids) > 8 else ''}]" + (f" ({len(ids)})" if len(ids) > 8 else "")
+    return f"[{id_list(ev.ids(idxs), LINE_IDS)}]" if idxs else "nobody"
 
 
 @dataclass

@@ -71,9 +71,9 @@ class ExplainView(QWidget):
         row = c.selected_interrupt
         if row < 0 or row >= len(ev.routes):
             self._show(
-                "<p style='color:#555'>Select an interrupt (or a cell of the sweep's heat map) to see, step by step, "
-                "why each vCPU did or did not get it: the fast path lookup, the slow path rule, and what hardware "
-                "would do.</p>"
+                f"<p style='color:{palette.HINT_TEXT}'>Select an interrupt (or a cell of the sweep's heat map) "
+                "to see, step by step, why each vCPU did or did not get it: the fast path lookup, the slow path "
+                "rule, and what hardware would do.</p>"
             )
             return
         irq = ev.scenario.interrupts[row]

@@ -71,6 +71,8 @@ SEVERITY: dict[str, tuple[str, str, str]] = {
     "kvm_by_design": ("#FFE9A3", "#3D3000", "#F2C230"),
     "agree": ("#CFECCF", "#0B3D0B", "#EEF3EE"),
 }
+#: Heat-map hover text where nothing disagrees.
+HEATMAP_TEXT = "#303030"
 #: Heat-map cells with no row at all (nothing routed there).
 SEVERITY_NONE_SOLID = "#FFFFFF"
 

@@ -124,7 +124,7 @@ class SweepHeatmap(QWidget):
     @staticmethod
     def _legend_chip(text: str, colour: str, code: str | None) -> QLabel:
         chip = QLabel(text)
-        fg = palette.SEVERITY[code][1] if code is not None and code != "agree" else "#303030"
+        fg = palette.SEVERITY[code][1] if code is not None and code != "agree" else palette.HEATMAP_TEXT
         fill = palette.SEVERITY[code][0] if code is not None else colour
         chip.setStyleSheet(f"QLabel {{ background:{fill}; color:{fg}; border-left: 10px solid {colour};"
                            f" border-radius:2px; padding:0 4px; }}")
