@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("socket", metavar="SOCKET", help="QMP socket: unix:PATH or PATH")
     p.add_argument("-o", "--output", default="-", metavar="OUT.apicviz.json",
                    help="scenario to write (default: standard output)")
+    p.add_argument("--force", action="store_true", help="replace OUT even if it is a read-only file")
     p.add_argument("--mode-from-migration", action="store_true",
                    help="read every vCPU's mode (IA32_APIC_BASE) from a migration to a temporary file; the VM "
                         "pauses while its RAM is written and is resumed afterwards")
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(argv: list[str]) -> int:
     from ..importers.common import limit_warnings
+    from ..model.safe_write import check_target
     from ..model.scenario_file import save_scenario, scenario_to_text
     from ..qemu.attach import attach
 
@@ -67,13 +69,15 @@ def run(argv: list[str]) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
     try:
+        if args.output != "-":
+            check_target(args.output, args.force)  # a device or read-only file: refused before attaching
         result = attach(args.socket, args.timeout, args.mode_from_migration, args.kernel, args.migration_timeout)
         if args.output == "-":
             sys.stdout.write(scenario_to_text(result.scenario))
             sys.stdout.flush()
         else:
             try:
-                save_scenario(result.scenario, args.output)
+                save_scenario(result.scenario, args.output, replace_read_only=args.force)
             except OSError as exc:
                 raise ScenarioError(args.output, f"cannot write: {exc.strerror or exc}") from None
     except ScenarioError as exc:

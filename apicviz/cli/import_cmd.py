@@ -54,6 +54,7 @@ def _apic_bases(text: str) -> list[int]:
 def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT.apicviz.json",
                    help="scenario to write ('-' for standard output); written only if the whole import succeeds")
+    p.add_argument("--force", action="store_true", help="replace OUT even if it is a read-only file")
     p.add_argument("--ids", type=_option(parse_id_list), metavar="ID,ID,...",
                    help="vCPU IDs in input order, decimal or hex (e.g. 0,1,0x123)")
     p.add_argument("--x2apic-32bit-ids", action="store_true",
@@ -112,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _topology_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT.apicviz.json",
                    help="scenario to write ('-' for standard output); written only if the whole import succeeds")
+    p.add_argument("--force", action="store_true", help="replace OUT even if it is a read-only file")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--xapic", dest="mode", action="store_const", const="xapic",
                        help="the guest keeps every APIC in xAPIC mode")
@@ -184,15 +186,18 @@ def _inputs(args: argparse.Namespace) -> list[str]:
 
 
 def _check_output(args: argparse.Namespace, inputs: list[str]) -> None:
+    from ..model.safe_write import check_target
+
     if args.output == "-":
         return
+    check_target(args.output, args.force)  # a device, directory or read-only file: refused before any work
     for path in inputs:
         if (path != "-" and os.path.exists(args.output) and os.path.exists(path)
                 and os.path.samefile(args.output, path)):
             raise UsageError(f"-o {args.output} is also an input file; choose another output")
 
 
-def _write(result: ImportResult, output: str) -> None:
+def _write(result: ImportResult, output: str, force: bool) -> None:
     from ..model.scenario_file import save_scenario, scenario_to_text
 
     if output == "-":
@@ -200,7 +205,7 @@ def _write(result: ImportResult, output: str) -> None:
         sys.stdout.flush()
         return
     try:
-        save_scenario(result.scenario, output)
+        save_scenario(result.scenario, output, replace_read_only=force)
     except OSError as exc:
         raise ScenarioError(output, f"cannot write: {exc.strerror or exc}") from None
 
@@ -216,7 +221,7 @@ def run(argv: list[str]) -> int:
         _check_output(args, _inputs(args))
         result = _RUNNERS[args.format](args)
         result.scenario.kvm.kernel = args.kernel
-        _write(result, args.output)
+        _write(result, args.output, args.force)
     except UsageError as exc:
         parser.print_usage(sys.stderr)
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -9,6 +9,7 @@ import argparse
 import os
 
 from ..model import ScenarioError
+from ..model.safe_write import check_target
 
 
 def run(argv: list[str]) -> int:
@@ -18,6 +19,7 @@ def run(argv: list[str]) -> int:
     )
     p.add_argument("file", metavar="FILE")
     p.add_argument("-o", "--output", required=True, metavar="out.png")
+    p.add_argument("--force", action="store_true", help="replace out.png even if it is a read-only file")
     p.add_argument("--size", default="1280x800", help="window size WIDTHxHEIGHT (default 1280x800)")
     p.add_argument("--interrupt", type=int, default=None, metavar="N", help="select interrupt N (0-based)")
     p.add_argument("--map-only", action="store_true", help="render the map view alone")
@@ -28,7 +30,8 @@ def run(argv: list[str]) -> int:
             raise ValueError
     except ValueError:
         raise ScenarioError("--size", f"{args.size!r}: use WIDTHxHEIGHT, each 200..8000") from None
+    check_target(args.output, args.force)  # a device or read-only file: refused before rendering
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from ..gui.shell.render import render_to_png
 
-    return render_to_png(args.file, args.output, (width, height), args.interrupt, args.map_only)
+    return render_to_png(args.file, args.output, (width, height), args.interrupt, args.map_only, args.force)

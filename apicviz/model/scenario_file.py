@@ -6,10 +6,8 @@ refused before or while parsing, never by crashing.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from .file_io import read_bounded
 from .kernels import parse_kernel
 from .numbers import U8_MAX, U32_MAX, dfr_text, parse_int
 from .png_text import is_png, scenario_text_from_png
+from .safe_write import atomic_write
 from .scenario import (
     APIC_MODES,
     ARB_PRIO_MAX,
@@ -292,24 +291,7 @@ def scenario_to_text(scenario: Scenario) -> str:
     return "\n".join(parts) + "\n}\n"
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write, flush, fsync, rename: a crash leaves either the old file or the new one."""
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def save_scenario(scenario: Scenario, path: str | os.PathLike[str]) -> None:
-    """Validate, then save atomically; OSError is left to the caller to report."""
+def save_scenario(scenario: Scenario, path: str | os.PathLike[str], replace_read_only: bool = False) -> None:
+    """Validate, then save atomically (:func:`.safe_write.atomic_write`); OSError is left to the caller."""
     check_scenario(scenario)
-    atomic_write(path, scenario_to_text(scenario).encode("utf-8"))
+    atomic_write(path, scenario_to_text(scenario).encode("utf-8"), replace_read_only)

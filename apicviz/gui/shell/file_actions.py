@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from ...model import Scenario, ScenarioError, Vcpu, load_scenario, save_scenario
 from ...model.errors import dialog_text
+from ...model.safe_write import ReadOnlyFile, check_target
 from ..controller.controller import Controller
 from . import settings
 
@@ -29,6 +30,22 @@ def is_picture(path: str) -> bool:
             return handle.read(8) == b"\x89PNG\r\n\x1a\n"
     except OSError:
         return False
+
+
+def may_replace(window: QWidget, path: str) -> bool | None:
+    """Whether a save may replace ``path``: False (not read-only), True (read-only, the user agreed), None (declined).
+
+    A device, directory or FIFO raises ScenarioError, for the caller's error box.
+    """
+    try:
+        check_target(path)
+    except ReadOnlyFile:
+        answer = QMessageBox.question(
+            window, "Replace a read-only file?",
+            dialog_text(f"{path} is read-only.", "Replace it anyway? The new file stays read-only."),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return True if answer == QMessageBox.StandardButton.Yes else None
+    return False
 
 
 def display_name(path: str | None) -> str:
@@ -151,7 +168,11 @@ class FileActions(QObject):
     def write(self, path: str) -> bool:
         """Atomic save; on failure show why and stay unsaved."""
         try:
-            save_scenario(self.controller.scenario, path)
+            replace = may_replace(self.window, path)
+            if replace is None:
+                self.message.emit(f"Not saved: {display_name(path)} is read-only")
+                return False
+            save_scenario(self.controller.scenario, path, replace_read_only=replace)
         except (OSError, ScenarioError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             QMessageBox.critical(self.window, "Cannot save scenario",

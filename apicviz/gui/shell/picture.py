@@ -14,8 +14,9 @@ from PySide6.QtWidgets import QWidget
 
 from ... import __version__
 from ...model.png_text import SCENARIO_KEY, VERSION_KEY
+from ...model.safe_write import atomic_write
 from ...model.scenario import Scenario
-from ...model.scenario_file import atomic_write, scenario_to_dict
+from ...model.scenario_file import scenario_to_dict
 
 
 def embed_scenario(image: QImage, scenario: Scenario) -> QImage:
@@ -40,7 +41,7 @@ def grab_widget(widget: QWidget) -> QImage:
     return widget.grab().toImage()
 
 
-def save_picture(widget: QWidget, scenario: Scenario, path: str) -> None:
-    """Grab ``widget``, embed the scenario and write the PNG atomically."""
+def save_picture(widget: QWidget, scenario: Scenario, path: str, replace_read_only: bool = False) -> None:
+    """Grab ``widget``, embed the scenario and write the PNG atomically (model.safe_write rules)."""
     image = embed_scenario(grab_widget(widget), scenario)
-    atomic_write(path, png_bytes(image))
+    atomic_write(path, png_bytes(image), replace_read_only)

@@ -7,7 +7,8 @@ import sys
 from ...model import ScenarioError, load_scenario
 
 
-def render_to_png(path: str, output: str, size: tuple[int, int], interrupt: int | None, map_only: bool) -> int:
+def render_to_png(path: str, output: str, size: tuple[int, int], interrupt: int | None, map_only: bool,
+                  force: bool = False) -> int:
     """Render deterministically (fixed size, shipped fonts, no saved settings) and save."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     scenario = load_scenario(path)
@@ -39,7 +40,7 @@ def render_to_png(path: str, output: str, size: tuple[int, int], interrupt: int 
         # Qt retires re-arranged dock tab bars with deleteLater, which only runs in an event loop.
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     target = window.map_view if map_only else window
-    save_picture(target, controller.scenario, output)
+    save_picture(target, controller.scenario, output, replace_read_only=force)
     window.close()
     print(f"wrote {output} ({size[0]}x{size[1]}, scenario embedded)", file=sys.stderr)
     return 0

@@ -7,9 +7,10 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from ...model.errors import dialog_text
+from ...model.errors import ScenarioError, dialog_text
 from ...model.report import bug_report
 from ..controller.controller import Controller
+from .file_actions import may_replace
 from .picture import save_picture
 
 
@@ -47,9 +48,13 @@ class ShareActions(QObject):
             if not path.lower().endswith(".png"):
                 path += ".png"
         try:
-            save_picture(widget, self.controller.scenario, path)
-        except OSError as exc:
-            QMessageBox.critical(self.window, "Cannot export picture", dialog_text(f"{path}\n\n{exc.strerror or exc}"))
+            replace = may_replace(self.window, path)
+            if replace is None:
+                return False
+            save_picture(widget, self.controller.scenario, path, replace_read_only=replace)
+        except (OSError, ScenarioError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            QMessageBox.critical(self.window, "Cannot export picture", dialog_text(path, reason))
             return False
         self.message.emit(f"Exported {path} (the scenario is embedded: open the PNG in apicviz to get it back)")
         return True
