@@ -39,3 +39,20 @@ def test_ensure_sweep_is_current_even_while_worker_runs(qtbot):
     result = controller.ensure_sweep()  # computed now, not waiting for the worker
     assert any(0 in r.route.dropped or 3 in r.route.dropped for r in result.rows)
     qtbot.waitUntil(lambda: not controller.sweeps.busy, timeout=20000)
+
+
+def test_closing_the_window_during_a_sweep_leaves_no_worker(qtbot, dialogs):
+    """The window waits for its worker on close: no thread outlives it, nothing is emitted from it."""
+    import threading
+
+    from apicviz.gui.controller import edits
+    from apicviz.gui.shell.app import create_main_window
+
+    for kernel in ("6.1", "5.2", "upstream"):
+        window = create_main_window(scenario=big_scenario(), remember_settings=False)
+        qtbot.addWidget(window)
+        window.show()
+        assert edits.set_kvm(window.controller, "kernel", kernel)
+        qtbot.waitUntil(lambda w=window: w.controller.sweeps.busy, timeout=20000)
+        assert window.close()
+        assert [t for t in threading.enumerate() if t.name == "apicviz-sweep" and t.is_alive()] == []

@@ -4,11 +4,10 @@ from __future__ import annotations
 import os
 import stat
 
+from gui_helpers import edit
 from PySide6.QtWidgets import QMessageBox
 
 from apicviz.model import load_scenario
-
-from gui_helpers import edit
 
 
 def test_saving_over_a_read_only_file_asks_first(window, tmp_path, dialogs):

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from apicviz.gui.shell.autosave import read_autosave
 from apicviz.gui.shell.examples_menu import example_files, open_example
-from apicviz.gui.shell.launch import offer_restore
 from apicviz.model import ScenarioError, load_scenario
 from apicviz.model.scenario_file import scenario_to_dict
 
@@ -146,42 +144,6 @@ def test_every_example_renders(window):
         assert window.controller.scenario.title
         image = window.grab().toImage()
         assert not image.isNull()
-
-
-def test_autosave_and_restore(window, app_data_dir, dialogs):
-    """An edit is autosaved; after a 'crash' the next start offers it back, marked unsaved."""
-    from apicviz.gui.controller import edits
-
-    controller = window.controller
-    _open(window, ALIASED_61)
-    assert edits.set_kvm(controller, "kernel", "5.2")
-    assert controller.dirty
-    window.autosaver.save_now()
-    saved = read_autosave()
-    assert saved is not None
-    assert saved[0].kvm.kernel == "5.2"
-    from apicviz.gui.shell.autosave import autosave_path
-
-    left_behind = autosave_path().read_bytes()  # the file a killed session leaves
-    controller.set_scenario(load_scenario(ALIASED_UP), None)  # what a fresh start shows
-    autosave_path().write_bytes(left_behind)
-    from PySide6.QtWidgets import QMessageBox
-
-    dialogs.answer = QMessageBox.StandardButton.Yes
-    assert offer_restore(window)
-    assert controller.scenario.kvm.kernel == "5.2"
-    assert controller.dirty
-
-
-def test_clean_close_removes_autosave(window, app_data_dir):
-    from apicviz.gui.controller import edits
-
-    controller = window.controller
-    edits.set_kvm(controller, "kernel", "5.2")
-    window.autosaver.save_now()
-    assert read_autosave() is not None
-    controller.undo_stack.undo()  # back to clean: nothing left to restore
-    assert read_autosave() is None
 
 
 def test_map_marks_slots_that_change_under_kernel_b(window, qtbot):

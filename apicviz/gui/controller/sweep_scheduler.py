@@ -28,6 +28,8 @@ BACKGROUND_SWEEP_VCPUS = 512
 COALESCE_MS = 30
 #: How often the window looks for a finished worker while one runs.
 POLL_MS = 4
+#: How long closing the window waits for a running worker.
+SHUTDOWN_WAIT_S = 5.0
 
 
 @dataclass
@@ -102,12 +104,18 @@ class SweepScheduler(QObject):
                 self.finished.emit(self.result)
         return self.result
 
-    def shutdown(self) -> None:
-        """The window closes: stop the timers; a running worker finishes unobserved (a daemon thread)."""
+    def shutdown(self, wait_s: float = SHUTDOWN_WAIT_S) -> None:
+        """The window closes: stop the timers and wait for a running worker (a sweep takes tens of ms).
+
+        The worker touches no Qt object, so even one that outlives ``wait_s``
+        cannot emit into the deleted window; it only finishes unobserved.
+        """
         self._closed = True
         self._timer.stop()
         self._poll.stop()
-        self._job = None
+        job, self._job = self._job, None
+        if job is not None and job.thread is not None:
+            job.thread.join(wait_s)
 
     # ----- running ---------------------------------------------------------------------------
 

@@ -133,26 +133,7 @@ def launch(path: str | None) -> int:
 
 
 def offer_restore(window) -> bool:
-    """After a crash or kill, offer the autosaved scenario (the work is never silently dropped)."""
-    from PySide6.QtWidgets import QMessageBox
+    """After a crash or kill, offer the autosaves of windows that are gone (see :mod:`.autosave`)."""
+    from .autosave import offer_restore as offer
 
-    from .autosave import discard_autosave, read_autosave
-
-    found = read_autosave()
-    if found is None:
-        return False
-    scenario, path = found
-    answer = QMessageBox.question(
-        window, "Restore unsaved work?",
-        "apicviz did not close normally last time. Restore the scenario you were editing"
-        + (f" ({path})" if path else "") + "?\n\nNo discards it.",
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
-    if answer != QMessageBox.StandardButton.Yes:
-        discard_autosave()
-        return False
-    controller = window.controller
-    controller.set_scenario(scenario, path)
-    controller.undo_stack.resetClean()  # restored work is unsaved work
-    controller.file_state_changed.emit()
-    window.show_message("Restored the autosaved scenario — save it to keep it")
-    return True
+    return offer(window)
