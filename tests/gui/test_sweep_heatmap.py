@@ -23,7 +23,7 @@ from apicviz.gui.views.explain_view import ExplainView
 from apicviz.gui.views.sweep_view import SweepView
 from apicviz.model import evaluate, scenario_from_dict
 from apicviz.model.severity import SEVERITY_RANK
-from apicviz.model.sweep import IPI_X2APIC, IPI_XAPIC, MSI, SweepMessage, sweep
+from apicviz.model.sweep import IPI_X2APIC, IPI_XAPIC, MSI, SweepMessage, SweepResult, SweepRow, sweep
 
 RED = palette.SEVERITY["kvm_inconsistent"][2]
 AGREE = palette.SEVERITY["agree"][2]
@@ -181,3 +181,18 @@ def test_rebuilt_only_when_shown(qtbot):
     m = view.heatmap.matrix
     assert m is not before
     assert m.values[0, m.column_of(0x23)] == SEVERITY_RANK["agree"]
+
+
+def test_a_sender_kind_the_view_does_not_know_gets_its_own_row():
+    """Rows are the sweep's own: a new kind (as PV IPIs add) is appended, never a crash or a lost row."""
+    result = sweep(evaluate(scenario(ALIASED)))
+    red = next(r for r in result.rows if r.dest == 0x23 and r.dest_mode == "physical")
+    extra = SweepResult(rows=[*result.rows, SweepRow("physical", ("future-kind",), 0x777, red.route)],
+                        destinations=result.destinations)
+    m = HeatMatrix(extra)
+    assert m.rows[-1] == ("physical", "future-kind")
+    assert m.row_label(len(m.rows) - 1) == "future-kind physical"
+    c = m.column_of(0x777)
+    assert c is not None
+    assert m.values[-1, c] == SEVERITY_RANK["kvm_inconsistent"]
+    assert (m.values[-1, np.arange(m.shape[1]) != c] == NOT_SENT).all()

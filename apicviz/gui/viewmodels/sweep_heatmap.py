@@ -16,7 +16,7 @@ import numpy as np
 from ...model import Evaluation
 from ...model.numbers import fmt_id
 from ...model.severity import AGREE, REASON_NAME, SEVERITY_NAME, SEVERITY_ORDER, SEVERITY_RANK
-from ...model.sweep import IPI_X2APIC, IPI_XAPIC, MSI, SweepMessage, SweepResult, SweepRow
+from ...model.sweep import IPI_X2APIC, IPI_XAPIC, MSI, SENDER_TEXT, SweepMessage, SweepResult, SweepRow
 
 #: Value of a cell that the sweep did not route (that sender cannot name that destination).
 NOT_SENT = -1
@@ -46,12 +46,16 @@ class HeatMatrix:
 
     def __init__(self, result: SweepResult) -> None:
         dests = result.destinations
-        present = {s for d in dests for s in d.senders}
-        self.rows: list[tuple[str, str]] = [rs for rs in ROW_ORDER if rs[1] in present]
+        seen = [(d.dest_mode, s) for d in dests for s in d.senders]
+        seen += [(r.dest_mode, s) for r in result.rows for s in r.senders]
+        # The known rows in their order, then any other kind of sender the sweep has (each once).
+        self.rows: list[tuple[str, str]] = [rs for rs in ROW_ORDER if rs in set(seen)]
+        self.rows += [rs for rs in dict.fromkeys(seen) if rs not in self.rows]
         self._row_of = {rs: i for i, rs in enumerate(self.rows)}
         self._classes = {d.dest: (d.count, d.residue) for d in dests if d.count > 1 or d.residue is not None}
         every = np.fromiter((d.dest for d in dests), dtype=np.int64, count=len(dests))
-        self.dests = np.unique(every)  # sorted: the compressed x axis
+        row_dests = np.fromiter((r.dest for r in result.rows), dtype=np.int64, count=len(result.rows))
+        self.dests = np.unique(np.concatenate([every, row_dests]))  # sorted: the compressed x axis
         self.counts = np.ones(len(self.dests), dtype=np.int64)
         for dest, (count, _residue) in self._classes.items():
             self.counts[self.column_of(dest)] = count
@@ -60,7 +64,6 @@ class HeatMatrix:
         self._fill(every, [(d.dest_mode, d.senders) for d in dests],
                    np.full(len(dests), SEVERITY_RANK[AGREE], dtype=np.int8))
         self._sweep_rows = result.rows
-        row_dests = np.fromiter((r.dest for r in result.rows), dtype=np.int64, count=len(result.rows))
         ranks = np.fromiter((SEVERITY_RANK[r.severity] for r in result.rows), dtype=np.int8, count=len(result.rows))
         self._fill(row_dests, [(r.dest_mode, r.senders) for r in result.rows], ranks)
         self._by_cell: dict[tuple[int, int], SweepRow] | None = None
@@ -83,7 +86,7 @@ class HeatMatrix:
 
     def row_label(self, r: int) -> str:
         mode, sender = self.rows[r]
-        return f"{SENDER_SHORT[sender]} {mode}"
+        return f"{_sender(sender)} {mode}"
 
     def column_label(self, c: int) -> str:
         """The destination in hex; a class column as '0x123 +N' (N more IDs with the same low byte)."""
@@ -121,12 +124,12 @@ class HeatMatrix:
         cell = self.cell(r, c)
         if cell is None:
             return ""
-        where = f"{SENDER_SHORT[cell.sender]} to {cell.dest_mode} {fmt_id(cell.dest)}"
+        where = f"{_sender(cell.sender)} to {cell.dest_mode} {fmt_id(cell.dest)}"
         if cell.count > 1:
             where += (f" and {cell.count - 1:,} more (every unnamed ID ≡ {fmt_id(cell.residue or 0)} mod 0x100 "
                       f"above 0xff)")
         if cell.severity is None:
-            return f"{where}: not sent (no {SENDER_SHORT[cell.sender]} can name this destination)"
+            return f"{where}: not sent (no {_sender(cell.sender)} can name this destination)"
         if cell.row is None:
             return f"{where}: agree — KVM, its slow path and hardware give the same answer"
         r_ = cell.row.route
@@ -139,6 +142,11 @@ class HeatMatrix:
         if r_.extra:
             parts.append(f"extra {_ids(ev, r_.extra)}")
         return "; ".join(parts)
+
+
+def _sender(kind: str) -> str:
+    """Short name of a sender kind; the model's words for kinds this view does not abbreviate."""
+    return SENDER_SHORT.get(kind) or SENDER_TEXT.get(kind, kind)
 
 
 def _ids(ev: Evaluation, idxs: list[int], limit: int = 6) -> str:
