@@ -292,7 +292,8 @@ ROUTE_KEYS = ("path", "targets", "accepted", "slow_path_targets", "hardware_targ
 
 def model_evaluation(sc: Scenario) -> dict:
     ev = evaluate(sc).to_json()
-    jmap = {k: v for k, v in ev["map"].items() if k != "reason"}
+    # reason and reason_code are the project's own words and codes, not the kernel's
+    jmap = {k: v for k, v in ev["map"].items() if k not in ("reason", "reason_code")}
     return {"kernel": ev["kernel"], "map": jmap, "apicv_inhibits": ev["apicv_inhibits"],
             "physical_aliases": ev["aliases"]["physical"],
             "interrupts": [{k: r[k] for k in ROUTE_KEYS} for r in ev["interrupts"]]}

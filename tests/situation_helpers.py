@@ -64,6 +64,7 @@ def optimized(max_apic_id: int, phys: dict[int, int], mode: str, flat: dict[int,
     return {
         "status": "optimized",
         "reason": None,
+        "reason_code": None,
         "max_apic_id": max_apic_id,
         "phys_map": {str(k): v for k, v in sorted(phys.items())},
         "logical_mode": mode,
@@ -75,6 +76,7 @@ def optimized(max_apic_id: int, phys: dict[int, int], mode: str, flat: dict[int,
 def assert_no_map(ev: dict) -> None:
     """FORMAT.md: with status "none" only status and a reason in words are present."""
     assert ev["map"]["status"] == "none"
-    assert set(ev["map"]) == {"status", "reason"}
+    assert set(ev["map"]) == {"status", "reason", "reason_code"}
+    assert ev["map"]["reason_code"] in ("aliased_physical_id", "alloc_forced", "alloc_too_large")
     assert isinstance(ev["map"]["reason"], str)
     assert ev["map"]["reason"].strip()

@@ -98,7 +98,7 @@ class Evaluation:
     def to_json(self) -> dict[str, Any]:
         res = self.result
         vcpus = self.scenario.vcpus
-        m: dict[str, Any] = {"status": res.status, "reason": res.reason}
+        m: dict[str, Any] = {"status": res.status, "reason": res.reason, "reason_code": res.reason_code}
         amap = res.map
         if amap is not None:
             m["max_apic_id"] = amap.max_apic_id

@@ -24,6 +24,11 @@ KVMALLOC_MAX = 2**31 - 1
 FLAT, CLUSTER, X2APIC = 1, 2, 4
 _FLAG_NAMES = {0: "none", FLAT: "flat", CLUSTER: "cluster", X2APIC: "x2apic"}
 
+# Why the map is NULL (MapResult.reason_code).
+ALIASED_PHYSICAL_ID = "aliased_physical_id"  # 6.3+ without 32-bit IDs: two vCPUs want one phys_map slot
+ALLOC_FORCED = "alloc_forced"  # map_alloc_fails: kvzalloc returned NULL
+ALLOC_TOO_LARGE = "alloc_too_large"  # the map would exceed what kvmalloc allows (section 3.4)
+
 # Why a slot holds a vCPU, for the map view.
 SLOT_DIRECT = "direct"  # the vCPU's own physical ID
 SLOT_HOTPLUG = "hotplug"  # x2APIC ID of an xAPIC-mode vCPU (the hotplug hack)
@@ -85,6 +90,8 @@ class MapResult:
     phys_losers: dict[int, list[int]] = field(default_factory=dict)
     #: The first aliased pair that made a 6.3+ map NULL: (slot, holder idx, newcomer idx).
     alias_conflict: tuple[int, int, int] | None = None
+    #: Why the map is NULL, as a code: ALIASED_PHYSICAL_ID (see alias_conflict), ALLOC_FORCED, ALLOC_TOO_LARGE.
+    reason_code: str | None = None
     #: xAPIC vCPUs written into the flat/cluster table: vCPU index -> (slot, mask of its logical ID).
     #: A later writer may have overwritten the slot (before 6.3 the last writer wins).
     logical_entries: dict[int, tuple[int, int]] = field(default_factory=dict)
@@ -147,7 +154,9 @@ def recalculate(scenario: Scenario, trace: list[Step] | None = None) -> MapResul
         if note:
             note(Step(-1, "alloc", reason))
         inhibits = ["logical_id_aliased", "physical_id_aliased"] if behaviour.honors_aliasing else []
-        return MapResult(behaviour, None, reason + " — every interrupt takes the slow path", inhibits, max_id)
+        code = ALLOC_FORCED if scenario.kvm.map_alloc_fails else ALLOC_TOO_LARGE
+        return MapResult(behaviour, None, reason + " — every interrupt takes the slow path", inhibits, max_id,
+                         reason_code=code)
     if behaviour.honors_aliasing:
         return _recalculate_6_3(scenario, behaviour, max_id, note)
     return _recalculate_old(scenario, behaviour, max_id, note)
@@ -315,7 +324,7 @@ def _recalculate_6_3(scenario: Scenario, behaviour: Behaviour, max_id: int, note
                 inhibits = ["logical_id_aliased", "physical_id_aliased"]
                 if id_modified:
                     inhibits.insert(0, "apic_id_modified")
-                result = MapResult(behaviour, None, reason, inhibits, max_id)
+                result = MapResult(behaviour, None, reason, inhibits, max_id, reason_code=ALIASED_PHYSICAL_ID)
                 result.alias_conflict = (pid, holder, idx)
                 return result
             phys[pid] = idx

@@ -264,10 +264,9 @@ class MapView(QWidget):
         sender = None
         if route is not None:
             irq = ev.scenario.interrupts[n]
-            sender = ev.router.index_of.get(irq.source) if irq.source is not None else None
-            if irq.shorthand == "none" and not irq.logical and irq.dest is not None and irq.dest < U32_MAX:
-                dest = irq.dest & 0xFF if sender is not None and not ev.scenario.vcpus[sender].x2apic_mode else irq.dest
-                extra.add(dest)
+            sender = route.source  # the route carries its sender and the destination KVM saw (8 bits from xAPIC)
+            if irq.shorthand == "none" and not irq.logical and route.dest < U32_MAX:
+                extra.add(route.dest)
         if self._goto_id is not None:
             extra.add(self._goto_id)
         slots.set_extra_rows(extra)

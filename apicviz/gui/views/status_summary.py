@@ -8,7 +8,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
 
-from ...model import Evaluation
+from ...model import Evaluation, MapResult
+from ...model.apic_map import ALIASED_PHYSICAL_ID, ALLOC_FORCED, ALLOC_TOO_LARGE
+from ...model.numbers import fmt_id
 from ...model.severity import worst
 from ...model.sweep import SweepResult
 from ..controller.comparison import Results
@@ -16,14 +18,16 @@ from ..controller.controller import Controller
 from ..viewmodels.headline import headline
 from . import palette
 
-MAP_REASON_CHARS = 48
 
-
-def short_reason(reason: str) -> str:
-    """The head of the model's reason ("aliased APIC ID 0x2"); the tooltip has all of it."""
-    head = reason.split(" — ")[0]
-    head = head.split(":")[0] if head.startswith("aliased") else head.split(" (")[0]
-    return head if len(head) <= MAP_REASON_CHARS else head[:MAP_REASON_CHARS - 1] + "…"
+def short_reason(res: MapResult) -> str:
+    """A few words for why the map is NULL, from the model's reason code (the tooltip has the model's text)."""
+    if res.reason_code == ALIASED_PHYSICAL_ID and res.alias_conflict is not None:
+        return f"aliased APIC ID {fmt_id(res.alias_conflict[0])}"
+    if res.reason_code == ALLOC_FORCED:
+        return "allocation failed (forced)"
+    if res.reason_code == ALLOC_TOO_LARGE:
+        return f"too big for kvmalloc (max_apic_id {fmt_id(res.max_apic_id)})"
+    return "NULL"
 
 
 class Chip(QLabel):
@@ -101,7 +105,7 @@ class StatusSummary(QWidget):
             self.map.setMinimumWidth(self.map.sizeHint().width())
         else:
             reason = res.reason or ""
-            self.map.show_state(f"✖ map NONE: {short_reason(reason)}", "bad",
+            self.map.show_state(f"✖ map NONE: {short_reason(res)}", "bad",
                                 f"map: NONE (no optimized map) — {reason}")
             self.map.setMinimumWidth(min(self.map.sizeHint().width(), 330))
         mode = res.map.logical_mode if res.map is not None else "no map"
