@@ -108,3 +108,15 @@ def test_dialog_text_stays_within_its_limit() -> None:
     assert len(text) < 2200
     assert text.endswith("The current scenario is unchanged.")
     assert shorten("abc", 10) == "abc"
+
+
+def test_foreign_documents_lift_the_counts_but_keep_depth_and_duplicates() -> None:
+    """A QEMU migration description may be big; it is still nested at most MAX_DEPTH and has unique keys."""
+    big = "[" + ",".join(["0"] * (strict_json.MAX_VALUES + 10)) + "]"
+    with pytest.raises(ScenarioError, match="JSON values"):
+        strict_json.loads(big)
+    assert len(strict_json.loads(big.encode(), max_values=None, max_strings=None)) == strict_json.MAX_VALUES + 10
+    with pytest.raises(ScenarioError, match="nested too deeply"):
+        strict_json.loads("[" * 40 + "]" * 40, max_values=None, max_strings=None)
+    with pytest.raises(ScenarioError, match="duplicate key"):
+        strict_json.loads(b'{"return": 1, "return": 2}', max_values=None, max_strings=None)

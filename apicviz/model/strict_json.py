@@ -34,22 +34,22 @@ _BRACKET = re.compile(r"[\[\]{}]")
 _LONG_NUMBER = re.compile(r"[0-9]{100,}")
 
 
-def _skeleton(text: str) -> str:
+def _skeleton(text: str, max_strings: int | None) -> str:
     """``text`` without its strings: escapes first (``\\\\`` pairs, then ``\\"``), then ``"..."``."""
     plain = text.replace("\\\\", "").replace('\\"', "")
     strings = plain.count('"') // 2
-    if strings > MAX_STRINGS:
-        raise ScenarioError("", f"{strings:,} JSON strings; at most {MAX_STRINGS:,} (no scenario needs that many)")
+    if max_strings is not None and strings > max_strings:
+        raise ScenarioError("", f"{strings:,} JSON strings; at most {max_strings:,} (no scenario needs that many)")
     return _STRING.sub("", plain)
 
 
-def check_shape(text: str) -> None:
-    """Refuse too many values or too deep nesting, before ``json`` builds anything."""
-    skeleton = _skeleton(text)
+def check_shape(text: str, max_values: int | None = MAX_VALUES, max_strings: int | None = MAX_STRINGS) -> None:
+    """Refuse too many values or too deep nesting, before ``json`` builds anything (None: no count limit)."""
+    skeleton = _skeleton(text, max_strings)
     opens = skeleton.count("[") + skeleton.count("{")
     values = skeleton.count(",") + opens
-    if values > MAX_VALUES:
-        raise ScenarioError("", f"about {values:,} JSON values; at most {MAX_VALUES:,} (no scenario needs that many)")
+    if max_values is not None and values > max_values:
+        raise ScenarioError("", f"about {values:,} JSON values; at most {max_values:,} (no scenario needs that many)")
     digits = _LONG_NUMBER.search(skeleton)
     if digits:
         count = len(digits.group())
@@ -89,9 +89,18 @@ def _path_to(root: Any, target: dict[str, Any]) -> str:
     return ""
 
 
-def loads(text: str) -> Any:
-    """Parse JSON text strictly; every problem is a ScenarioError with a short message."""
-    check_shape(text)
+def loads(text: str | bytes, max_values: int | None = MAX_VALUES, max_strings: int | None = MAX_STRINGS) -> Any:
+    """Parse JSON text strictly; every problem is a ScenarioError with a short message.
+
+    Documents that are not scenarios (a QEMU migration description) may lift the
+    count limits with None; the nesting limit and duplicate keys always apply.
+    """
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ScenarioError("", f"not UTF-8 text (byte {exc.start})") from None
+    check_shape(text, max_values, max_strings)
     duplicates: list[tuple[str, dict[str, Any]]] = []
 
     def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -19,12 +19,12 @@ inconsistency is a ``ScenarioError`` naming the byte offset.
 """
 from __future__ import annotations
 
-import json
 import os
 import struct
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from ..model import strict_json
 from ..model.errors import ScenarioError
 
 MAGIC = b"QEVM"
@@ -120,7 +120,7 @@ def find_description(handle: BinaryIO, size: int, name: str) -> dict[str, Any]:
                 if head[0] == VMDESCRIPTION and struct.unpack(">I", head[1:])[0] == size - pos:
                     handle.seek(pos)
                     try:
-                        desc = json.loads(handle.read(size - pos))
+                        desc = strict_json.loads(handle.read(size - pos), max_values=None, max_strings=None)
                     except ValueError:
                         raise ScenarioError(name, "the stream's JSON description is not valid JSON") from None
                     if not isinstance(desc, dict) or not isinstance(desc.get("devices"), list):

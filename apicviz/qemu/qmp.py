@@ -17,6 +17,7 @@ import stat
 import time
 from typing import Any
 
+from ..model import strict_json
 from ..model.errors import ScenarioError
 
 DEFAULT_TIMEOUT = 10.0
@@ -111,7 +112,7 @@ class QmpClient:
             raise QmpError(self.path, "this is QEMU's human monitor (HMP, -monitor), not QMP; start QEMU with "
                                       "-qmp unix:PATH,server=on,wait=off and give that PATH")
         try:
-            first = json.loads(line)
+            first = strict_json.loads(line, max_values=None, max_strings=None)
         except ValueError:
             raise QmpError(self.path, f"this is not a QMP socket: it greeted with {_short(text)}") from None
         if not isinstance(first, dict) or "QMP" not in first:
@@ -181,7 +182,7 @@ class QmpClient:
     def _read_message(self, deadline: float, what: str, limit: float) -> Any:
         line = self._read_line(deadline, what, limit)
         try:
-            return json.loads(line)
+            return strict_json.loads(line, max_values=None, max_strings=None)
         except ValueError:
             raise QmpError(self.path, f"not QMP: received {_short(line.decode('utf-8', 'replace'))} "
                                       f"instead of JSON") from None
