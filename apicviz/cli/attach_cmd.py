@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..model.errors import ScenarioError
+from ..model.errors import ScenarioError, quote
 from ..model.kernels import parse_kernel
 
 PROG = "apicviz attach"
@@ -28,7 +28,7 @@ def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a number of seconds") from None
+        raise argparse.ArgumentTypeError(f"{quote(text)} is not a number of seconds") from None
     if not 0.1 <= value <= 3600:
         raise argparse.ArgumentTypeError(f"{value:g} s is out of range; allowed 0.1..3600")
     return value

@@ -9,6 +9,7 @@ import argparse
 import os
 
 from ..model import ScenarioError
+from ..model.errors import quote
 from ..model.safe_write import check_target
 
 
@@ -29,7 +30,7 @@ def run(argv: list[str]) -> int:
         if not (200 <= width <= 8000 and 200 <= height <= 8000):
             raise ValueError
     except ValueError:
-        raise ScenarioError("--size", f"{args.size!r}: use WIDTHxHEIGHT, each 200..8000") from None
+        raise ScenarioError("--size", f"{quote(args.size)}: use WIDTHxHEIGHT, each 200..8000") from None
     check_target(args.output, args.force)  # a device or read-only file: refused before rendering
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from ..gui.shell.render import render_to_png

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..model.errors import ScenarioError
+from ..model.errors import ScenarioError, quote
 from ..model.numbers import fmt_id, parse_int
 from ..model.scenario import APIC_MODES, MAX_VCPU_ID, MAX_VCPUS, Scenario, check_scenario, scenario_warnings
 
@@ -40,7 +40,7 @@ def parse_mode_list(text: str, option: str = "--mode") -> list[str]:
         raise ScenarioError(option, f"{len(items)} modes; at most {MAX_VCPUS} vCPUs")
     for n, item in enumerate(items):
         if item not in APIC_MODES:
-            raise ScenarioError(f"{option}[{n}]", f"{item[:40]!r} is not a mode; use one of {', '.join(APIC_MODES)}")
+            raise ScenarioError(f"{option}[{n}]", f"{quote(item)} is not a mode; use one of {', '.join(APIC_MODES)}")
     return items
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 from xml.parsers import expat
 
-from ..model.errors import ScenarioError
+from ..model.errors import ScenarioError, quote
 from ..model.numbers import fmt_id
 from .common import ImportResult
 from .qemu_topology import SmpConfig, apic_id_from_index, apic_id_limit, parse_smp, qemu_enables_x2apic_api
@@ -88,7 +88,7 @@ def parse_xml_safely(data: bytes | str, source: str) -> ET.Element:
 def _uint(value: str | None, where: str, lo: int, hi: int) -> int:
     text = (value or "").strip()
     if not text.isdigit() or len(text) > 10:
-        raise ScenarioError(where, f"expected a whole number in {lo}..{hi}, got {(value or '')[:40]!r}")
+        raise ScenarioError(where, f"expected a whole number in {lo}..{hi}, got {quote(value or '')}")
     number = int(text)
     if not lo <= number <= hi:
         raise ScenarioError(where, f"{number} is out of range; allowed {lo}..{hi}")
@@ -99,7 +99,7 @@ def _yes_no(value: str | None, where: str, default: bool) -> bool:
     if value is None:
         return default
     if value not in _YES_NO:
-        raise ScenarioError(where, f"{value[:40]!r}: use 'yes' or 'no'")
+        raise ScenarioError(where, f"{quote(value)}: use 'yes' or 'no'")
     return _YES_NO[value]
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..model.errors import ScenarioError, shorten
+from ..model.errors import ScenarioError, quote, shorten
 from ..model.numbers import U32_MAX, fmt_id, parse_int
 from ..model.scenario import DFR_CLUSTER, DFR_FLAT, MAX_VCPU_ID, MAX_VCPUS, Scenario, Vcpu
 from .common import ImportResult, check_ids, check_vcpu_count, finish, spread
@@ -81,7 +81,7 @@ def _number(token: str, what: str, where: str, hi: int) -> int:
     """A hex register value as QEMU prints it (``0x%08x``); the 0x is optional."""
     match = _HEX.fullmatch(token)
     if not match:
-        raise ScenarioError(where, f"{what} value {token[:40]!r} is not hex")
+        raise ScenarioError(where, f"{what} value {quote(token)} is not hex")
     digits = match.group(1).lstrip("0") or "0"
     if len(digits) > 32:
         raise ScenarioError(where, f"{what} value {token[:24]!r}… is far too large; allowed 0..{hi:#x}")
@@ -91,7 +91,7 @@ def _number(token: str, what: str, where: str, hi: int) -> int:
 def _cpu_index(token: str, where: str) -> int:
     match = re.fullmatch(r"([0-9]+)\s*", token)
     if not match:
-        raise ScenarioError(where, f"CPU index {token.strip()[:40]!r} is not a decimal number")
+        raise ScenarioError(where, f"CPU index {quote(token.strip())} is not a decimal number")
     digits = match.group(1).lstrip("0") or "0"
     if len(digits) > 32:
         raise ScenarioError(where, f"CPU index {digits[:24]}… is far too large; allowed 0..{MAX_VCPU_ID:#x}")
@@ -162,7 +162,7 @@ class _Parser:
             self.pending_apic_id = parse_int(match.group(1), "", 0, MAX_VCPU_ID)
         except ScenarioError:
             self.warnings.append(
-                f"{self.where(n)}: cannot read the APIC ID in {command.strip()[:40]!r}; "
+                f"{self.where(n)}: cannot read the APIC ID in {quote(command.strip())}; "
                 f"the next dump gets its CPU index as vCPU ID"
             )
 
@@ -187,7 +187,7 @@ class _Parser:
         if _PROMPT.match(line) or not _OTHER_REGISTER.match(line):
             raise ScenarioError(
                 self.where(n),
-                f"unexpected line in the dump of CPU {dump.cpu_index} (from line {dump.line}): {line[:60]!r}; "
+                f"unexpected line in the dump of CPU {dump.cpu_index} (from line {dump.line}): {quote(line)}; "
                 f"the dump is cut short or mixed with other text",
             )
 
@@ -195,7 +195,7 @@ class _Parser:
         dfr, ldr = _DFR.search(line), _LDR.search(line)
         if dfr is None or ldr is None:
             missing = "DFR" if dfr is None else "LDR"
-            raise ScenarioError(self.where(n), f"no {missing} value in the APR line {line[:60]!r}")
+            raise ScenarioError(self.where(n), f"no {missing} value in the APR line {quote(line)}")
         dump.dfr = _number(dfr.group(1), "DFR", self.where(n), U32_MAX)
         if dump.dfr > 0xF:
             raise ScenarioError(
@@ -324,7 +324,7 @@ def import_info_lapic(
         mode_list = list(spread(list(modes), count, "--mode", what))
         for n, mode in enumerate(mode_list):
             if mode not in ("xapic", "x2apic", "disabled"):
-                raise ScenarioError(f"--mode[{n}]", f"{str(mode)[:40]!r} is not a mode; use xapic, x2apic or disabled")
+                raise ScenarioError(f"--mode[{n}]", f"{quote(str(mode))} is not a mode; use xapic, x2apic or disabled")
     if missing:
         defaults = []
         if ids is None:

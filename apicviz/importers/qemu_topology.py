@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..model.errors import ScenarioError
+from ..model.errors import ScenarioError, quote
 from ..model.numbers import fmt_id
 from ..model.scenario import MAX_VCPU_ID, MAX_VCPUS
 
@@ -106,7 +106,7 @@ def _number(key: str, text: str) -> int:
     """A count as QEMU reads it (strtoull base 0: decimal, 0x hex, leading-0 octal)."""
     match = _NUMBER.fullmatch(text)
     if not match:
-        raise ScenarioError(f"-smp {key}", f"{text[:40]!r} is not a whole number (QEMU: 'expects integer')")
+        raise ScenarioError(f"-smp {key}", f"{quote(text)} is not a whole number (QEMU: 'expects integer')")
     digits = match.group(1)
     if len(digits) > 24:
         raise ScenarioError(f"-smp {key}", f"{digits[:24]}… is far too large; allowed 1..{MAX_COUNT}")
@@ -133,13 +133,13 @@ def _split(text: str) -> tuple[dict[str, int], list[str]]:
         key, sep, value = item.partition("=")
         if not sep:
             if n:
-                raise ScenarioError(f"-smp item {n + 1}", f"{item[:40]!r} has no '=': only the first item may be "
+                raise ScenarioError(f"-smp item {n + 1}", f"{quote(item)} has no '=': only the first item may be "
                                     f"a bare CPU count; use key=value ({', '.join(KEYS)})")
             key, value = "cpus", item
         if key in _NOT_X86:
             raise ScenarioError(f"-smp {key}", f"{key} exist only on {_NOT_X86[key]}; x86 uses {', '.join(LEVELS)}")
         if key not in KEYS:
-            raise ScenarioError(f"-smp item {n + 1}", f"unknown parameter {key[:40]!r}; allowed {', '.join(KEYS)}")
+            raise ScenarioError(f"-smp item {n + 1}", f"unknown parameter {quote(key)}; allowed {', '.join(KEYS)}")
         if key in given:
             warnings.append(f"-smp: {key} is given twice; QEMU keeps the last value, {value.strip()[:20]}")
         given[key] = _number(key, value)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .analysis import Evaluation, evaluate
-from .errors import ScenarioError
+from .errors import ScenarioError, quote
 from .kernels import parse_kernel
 from .numbers import fmt_id, id_list
 from .scenario import KvmConfig, Scenario, check_kvm, check_scenario
@@ -42,10 +42,10 @@ def parse_kvm_overrides(base: KvmConfig, kernel: str | None, settings: list[str]
         key = key.strip()
         if not sep or key not in KVM_FLAGS:
             raise ScenarioError(set_option,
-                                f"{item!r}: use KEY=true|false with KEY one of {', '.join(KVM_FLAGS)}")
+                                f"{quote(item)}: use KEY=true|false with KEY one of {', '.join(KVM_FLAGS)}")
         word = value.strip().lower()
         if word not in ("true", "false", "1", "0", "on", "off", "yes", "no"):
-            raise ScenarioError(set_option, f"{item!r}: value must be true or false (or on/off, yes/no, 1/0)")
+            raise ScenarioError(set_option, f"{quote(item)}: value must be true or false (or on/off, yes/no, 1/0)")
         setattr(kvm, key, word in ("true", "1", "on", "yes"))
     check_kvm(kvm)
     return kvm

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import ScenarioError
+from .errors import ScenarioError, quote
 
 #: Newest mainline release known to this program; anything above is upstream.
 NEWEST_KNOWN = (6, 18)
@@ -62,7 +62,7 @@ def parse_kernel(text: object, field: str = "kvm.kernel") -> str:
     if not match:
         raise ScenarioError(
             field,
-            f'{text[:40]!r} is not a kernel version; use "MAJOR.MINOR" (e.g. "6.1") or "upstream"; '
+            f'{quote(text)} is not a kernel version; use "MAJOR.MINOR" (e.g. "6.1") or "upstream"; '
             f"supported: {SUPPORTED_TEXT}",
         )
     version = (int(match.group(1)), int(match.group(2)))

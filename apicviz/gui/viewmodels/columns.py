@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...model import ScenarioError
-from ...model.errors import shorten
+from ...model.errors import quote, shorten
 from ...model.numbers import U8_MAX, U32_MAX, describe_range, dfr_text, fmt_id, parse_int
 from ...model.scenario import (
     APIC_MODES,
@@ -97,7 +97,7 @@ class Column:
         if self.editor == CHOICE:
             choice = str(text).lower()
             if choice not in self.choices:
-                raise ScenarioError(where, f"{str(value)[:40]!r} is not allowed; use one of {', '.join(self.choices)}")
+                raise ScenarioError(where, f"{quote(str(value))} is not allowed; use one of {', '.join(self.choices)}")
             return choice
         if self.editor == DFR:
             return parse_dfr(text, where)
@@ -118,7 +118,7 @@ def parse_bool(value: Any, where: str) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise ScenarioError(where, f"{str(value)[:40]!r} is not a yes/no value; allowed yes or no (true/false, 1/0)")
+    raise ScenarioError(where, f"{quote(str(value))} is not a yes/no value; allowed yes or no (true/false, 1/0)")
 
 
 VCPU_COLUMNS: tuple[Column, ...] = (
