@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QTimer, Signal
+from shiboken6 import isValid
 
 from ...model import Evaluation
 from ...model.sweep import SweepResult, sweep
@@ -107,7 +108,7 @@ class SweepScheduler(QObject):
             self.result = sweep(self._evaluation)
             self.fresh = True
             if not self._closed:
-                self.finished.emit(self.result)
+                self._emit(self.result)
         return self.result
 
     def shutdown(self, wait_s: float = SHUTDOWN_WAIT_S) -> None:
@@ -159,4 +160,10 @@ class SweepScheduler(QObject):
             return
         self.result = result
         self.fresh = True
-        self.finished.emit(result)
+        self._emit(result)
+
+    def _emit(self, result: SweepResult) -> None:
+        # A sweep in this thread runs Python for a while; a window dropped meanwhile (its last reference
+        # collected) takes this object's Qt half with it. Then there is nobody left to tell.
+        if isValid(self):
+            self.finished.emit(result)
