@@ -104,6 +104,24 @@ class SweepResult:
     checked: int = 0  # destinations covered, classes counted with their size
     #: Every destination routed, with its senders (those without a row agree): the heat map's columns.
     destinations: list[SweepDest] = field(default_factory=list)
+    #: (number of rows, class counts, reason codes) worked out once: a 4096-vCPU sweep has thousands of
+    #: rows, and the window asks for these several times when a sweep lands.
+    _tally: tuple[int, dict[str, int], list[str]] | None = field(default=None, repr=False, compare=False)
+
+    def _counted(self) -> tuple[dict[str, int], list[str]]:
+        if self._tally is None or self._tally[0] != len(self.rows):
+            counts = dict.fromkeys(SEVERITY_ORDER, 0)
+            reasons: list[str] = []
+            seen: set[str] = set()
+            for r in self.rows:
+                verdict = r.verdict
+                counts[verdict.severity] += 1
+                for x in verdict.reasons if verdict.findings else ():
+                    if x not in seen:
+                        seen.add(x)
+                        reasons.append(x)
+            self._tally = (len(self.rows), counts, reasons)
+        return self._tally[1], self._tally[2]
 
     @property
     def dropped_deliveries(self) -> int:
@@ -115,14 +133,15 @@ class SweepResult:
 
     def by_severity(self) -> dict[str, int]:
         """Number of rows of each class (every class present as a key)."""
-        counts = dict.fromkeys(SEVERITY_ORDER, 0)
-        for r in self.rows:
-            counts[r.severity] += 1
-        return counts
+        return dict(self._counted()[0])
+
+    def reasons(self) -> list[str]:
+        """Reason codes of every row's findings, in row order, each once."""
+        return list(self._counted()[1])
 
     @property
     def severity(self) -> str:
-        return worst([r.severity for r in self.rows])
+        return worst([c for c, n in self._counted()[0].items() if n])
 
     def summary(self, ev: Evaluation) -> str:
         counts = self.by_severity()

@@ -24,6 +24,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
+from shiboken6 import isValid
 
 from ...model import Evaluation, Interrupt, Route, Scenario, evaluate
 from ...model.apic_map import Step, recalculate
@@ -151,7 +152,8 @@ class Controller(QObject):
         return self.sweeps.ensure()
 
     def _on_sweep_finished(self, result: SweepResult) -> None:
-        self.sweep_changed.emit(result)
+        if isValid(self):  # see SweepScheduler._emit
+            self.sweep_changed.emit(result)
 
     def recalculation_steps(self) -> list[Step]:
         """What ``kvm_recalculate_apic_map()`` did, one step per action, for the current evaluation.

@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QTimer, Signal
+from shiboken6 import isValid
 
 from ...model import Evaluation
 from ...model.sweep import SweepResult, sweep
@@ -44,7 +45,9 @@ class _Job:
 
     def run(self) -> None:
         try:
-            self.result = sweep(self.evaluation)
+            result = sweep(self.evaluation)
+            result.by_severity()  # tally the rows' classes here, not in the window when it lands
+            self.result = result
         except Exception:  # noqa: BLE001 - a background failure must not escape; the sweep stays stale
             self.result = None
         finally:
@@ -75,6 +78,10 @@ class SweepScheduler(QObject):
         self._poll.setInterval(POLL_MS)
         self._poll.timeout.connect(self._collect)
 
+    def set_delay(self, ms: int) -> None:
+        """How long after an edit the sweep starts (benchmarks hold it back to time the repaint alone)."""
+        self._timer.setInterval(ms)
+
     @property
     def busy(self) -> bool:
         """A worker thread is still sweeping (maybe for an evaluation that is no longer current)."""
@@ -101,7 +108,7 @@ class SweepScheduler(QObject):
             self.result = sweep(self._evaluation)
             self.fresh = True
             if not self._closed:
-                self.finished.emit(self.result)
+                self._emit(self.result)
         return self.result
 
     def shutdown(self, wait_s: float = SHUTDOWN_WAIT_S) -> None:
@@ -153,4 +160,10 @@ class SweepScheduler(QObject):
             return
         self.result = result
         self.fresh = True
-        self.finished.emit(result)
+        self._emit(result)
+
+    def _emit(self, result: SweepResult) -> None:
+        # A sweep in this thread runs Python for a while; a window dropped meanwhile (its last reference
+        # collected) takes this object's Qt half with it. Then there is nobody left to tell.
+        if isValid(self):
+            self.finished.emit(result)
