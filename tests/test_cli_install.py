@@ -13,7 +13,7 @@ from apicviz import resources
 from apicviz.cli.install_desktop_cmd import data_home, desktop_entry, exec_argument
 
 APICVIZ = Path(sys.executable).with_name("apicviz")
-EXAMPLE_COUNT = 10
+EXAMPLE_COUNT = 11  # 00 is the first-start example
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -62,7 +62,7 @@ def test_examples_lists_every_shipped_example_by_full_path():
 def test_examples_long_gives_each_title():
     proc = run("examples", "--long")
     assert proc.returncode == 0, proc.stderr
-    first = proc.stdout.splitlines()[1].split("\t")
+    first = proc.stdout.splitlines()[2].split("\t")  # after 00 (first start) and 01
     assert Path(first[0]).name == "02-aliased-xapic-id-6.1.apicviz.json"
     assert first[1] == json.loads(Path(first[0]).read_text())["title"] == "Aliased xAPIC IDs on Linux 6.1"
 

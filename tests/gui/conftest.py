@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+#: Two offscreen screens the layout tests fit to: a 1280x800 laptop and a 1920x1080 projector beside it.
+SCREENS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "screens.json")
+if os.environ.get("QT_QPA_PLATFORM", "offscreen") == "offscreen":
+    os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={SCREENS}"
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field  # noqa: E402
 
-import pytest
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QMessageBox
+import pytest  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 #: The offscreen platform warns about window-manager hints it cannot honour.
 OFFSCREEN_NOISE = "This plugin does not support propagateSizeHints"

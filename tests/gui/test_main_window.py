@@ -25,7 +25,10 @@ def _write(path, data) -> str:
 
 
 def test_first_start_shows_the_example_clean(window):
-    assert window.windowTitle() == "untitled — apicviz"
+    # The example the README promises, by its title, as a shipped example (Save asks for a name).
+    assert window.windowTitle() == ("Aliased xAPIC IDs after a guest rewrote APIC_ID — "
+                                    "example 00-aliased-xapic-id-and-hotplug-6.1 — apicviz")
+    assert window.files.example_name == "00-aliased-xapic-id-and-hotplug-6.1"
     assert window.controller.path is None
     assert not window.controller.dirty
     assert window.statusBar().currentMessage() == ""  # nothing covers the summary
@@ -35,10 +38,13 @@ def test_first_start_shows_the_example_clean(window):
 
 
 def test_title_shows_the_unsaved_marker(window):
+    title = "Aliased xAPIC IDs after a guest rewrote APIC_ID — example 00-aliased-xapic-id-and-hotplug-6.1"
     edit(window.vcpu_model, 0, "logical_id", "0x3")
-    assert window.windowTitle() == "untitled* — apicviz"
+    assert window.windowTitle() == f"{title}* — apicviz"
     window.controller.undo_stack.undo()
-    assert window.windowTitle() == "untitled — apicviz"
+    assert window.windowTitle() == f"{title} — apicviz"
+    window.kvm_panel.title.textEdited.emit("Renamed")  # the scenario's title leads the window title
+    assert window.windowTitle().startswith("Renamed — example 00-")
 
 
 def test_open_save_and_title(window, tmp_path):
@@ -120,7 +126,7 @@ def test_save_as_and_read_only_folder(window, tmp_path, monkeypatch, dialogs):
         os.chmod(target, 0o700)
     assert "Permission denied" in dialogs.texts("critical")[-1]
     assert window.controller.dirty
-    assert window.windowTitle() == "mine.apicviz.json* — apicviz"
+    assert window.windowTitle() == "Aliased xAPIC IDs after a guest rewrote APIC_ID — mine.apicviz.json* — apicviz"
 
 
 def test_recent_files_and_last_file(window, tmp_path, qtbot):

@@ -6,6 +6,7 @@ build a window on the offscreen platform, grab it and exit.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
@@ -14,8 +15,8 @@ from ... import __version__, resources
 from ...model import Scenario, ScenarioError, load_scenario
 from ..controller.controller import Controller
 from . import fonts, settings
-from .default_scenario import default_scenario
-from .file_actions import is_picture
+from .default_scenario import default_example_path, default_scenario
+from .file_actions import is_picture, is_shipped
 from .main_window import MainWindow
 
 
@@ -46,25 +47,31 @@ def create_application(argv: list[str] | None = None, remember_settings: bool = 
 ensure_app = create_application
 
 
-def initial_scenario(path: str | None, remember_settings: bool) -> tuple[Scenario, str | None, str]:
-    """(scenario, its save path, a status message or "").
+def initial_scenario(path: str | None, remember_settings: bool) -> tuple[Scenario, str | None, str, Path | None]:
+    """(scenario, its save path, a status message or "", the shipped example it is or None).
 
     Only surprises get a message: it hides the status-bar summary for a while.
-    An explicit bad ``path`` raises ScenarioError.
+    An explicit bad ``path`` raises ScenarioError. A shipped example (the
+    first-start one, or one named by path) has no save path: Save asks for a name.
     """
     if path:
         scenario = load_scenario(path)
         if is_picture(path):
-            return scenario, None, f"Opened the scenario embedded in {path}; Save As keeps it as a scenario file"
-        return scenario, os.path.abspath(path), ""
+            return scenario, None, f"Opened the scenario embedded in {path}; Save As keeps it as a scenario file", None
+        if is_shipped(path):
+            return scenario, None, "", Path(path)
+        return scenario, os.path.abspath(path), "", None
     last = settings.last_file() if remember_settings else None
     if last:
         try:
             scenario = load_scenario(last)
         except ScenarioError as exc:
-            return default_scenario(), None, f"Could not reopen {last}: {exc} — showing the example instead"
-        return scenario, None if is_picture(last) else last, ""
-    return default_scenario(), None, ""
+            return (default_scenario(), None, f"Could not reopen {last}: {exc} — showing the example instead",
+                    default_example_path())
+        if is_shipped(last):
+            return scenario, None, "", Path(last)
+        return scenario, None if is_picture(last) else last, "", None
+    return default_scenario(), None, "", default_example_path()
 
 
 def create_main_window(path: str | None = None, *, scenario: Scenario | None = None,
@@ -78,15 +85,18 @@ def create_main_window(path: str | None = None, *, scenario: Scenario | None = N
     remembered last file and window layout, for reproducible pictures.
     """
     create_application()
+    example: Path | None = None
     if scenario is not None:
         real_path = os.path.abspath(path) if path and not is_picture(path) else None
         message = ""
     else:
-        scenario, real_path, message = initial_scenario(path, remember_settings)
+        scenario, real_path, message, example = initial_scenario(path, remember_settings)
     controller = Controller()
     window = MainWindow(controller, remember_settings=remember_settings)
     controller.setParent(window)
     controller.set_scenario(scenario, real_path)
+    if example is not None:
+        window.files.opened_example(example)  # its name in the title; Save asks for a new one
     if real_path and remember_settings:
         settings.add_recent(real_path)
         window.files.rebuild_recent_menu()

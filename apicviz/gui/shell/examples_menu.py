@@ -18,8 +18,11 @@ def example_title(path: Path) -> str:
         return path.name
 
 
-def build_examples_menu(parent: QWidget, controller: Controller, may_replace) -> QMenu:
-    """A menu entry per example; opening one never ties the window to the shipped file."""
+def build_examples_menu(parent: QWidget, controller: Controller, may_replace, files=None) -> QMenu:
+    """A menu entry per example; opening one never ties the window to the shipped file.
+
+    ``files`` (the window's FileActions) learns which example is open, for the title and Save.
+    """
     menu = QMenu("&Examples", parent)
     files = example_files()
     if not files:
@@ -27,11 +30,16 @@ def build_examples_menu(parent: QWidget, controller: Controller, may_replace) ->
     for path in files:
         action = menu.addAction(example_title(path))
         action.setStatusTip(path.name)
-        action.triggered.connect(lambda _checked=False, p=path: open_example(parent, controller, p, may_replace))
+        action.triggered.connect(
+            lambda _checked=False, p=path: open_example(parent, controller, p, may_replace, files=files))
     return menu
 
 
-def open_example(parent: QWidget, controller: Controller, path: Path, may_replace=lambda: True) -> bool:
+def open_example(parent: QWidget, controller: Controller, path: Path, may_replace=lambda: True,
+                 files=None) -> bool:
+    """Show a shipped example as an unsaved scenario (Save asks for a name); its lesson shows beside it."""
+    if files is None:
+        files = getattr(parent, "files", None)
     if not may_replace():
         return False
     try:
@@ -40,4 +48,6 @@ def open_example(parent: QWidget, controller: Controller, path: Path, may_replac
         QMessageBox.critical(parent, "Cannot open example", f"{path}\n\n{exc}")
         return False
     controller.set_scenario(scenario, None)
+    if files is not None:
+        files.opened_example(path)
     return True

@@ -7,11 +7,13 @@ disk) keeps the unsaved state so nothing is lost.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QStandardPaths, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
+from ... import resources
 from ...model import Scenario, ScenarioError, Vcpu, load_scenario, save_scenario
 from ...model.errors import dialog_text
 from ...model.safe_write import ReadOnlyFile, check_target
@@ -52,6 +54,32 @@ def display_name(path: str | None) -> str:
     return os.path.basename(path) if path else "untitled"
 
 
+def is_shipped(path: str | os.PathLike[str] | None) -> bool:
+    """A file inside the installed apicviz package (a shipped example): never written to."""
+    if not path:
+        return False
+    try:
+        package = Path(resources.__file__).resolve().parents[1]
+        return Path(path).resolve().is_relative_to(package)
+    except (OSError, ValueError):
+        return False
+
+
+def example_stem(path: str | os.PathLike[str]) -> str:
+    """``02-aliased-xapic-id-6.1`` for ``.../02-aliased-xapic-id-6.1.apicviz.json``."""
+    name = Path(path).name
+    for suffix in (SUFFIX, ".json"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def documents_dir() -> str:
+    """Where Save As starts for a scenario that has no file of its own yet."""
+    found = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return found if found and os.path.isdir(found) else os.path.expanduser("~")
+
+
 class FileActions(QObject):
     """Owns the File menu actions; the main window only places them."""
 
@@ -70,6 +98,17 @@ class FileActions(QObject):
         self.recent_menu = QMenu("Open &Recent", window)
         self.recent_menu.aboutToShow.connect(self.rebuild_recent_menu)
         self.rebuild_recent_menu()
+        #: The shipped example the current scenario came from (its file stem), or None.
+        self.example_name: str | None = None
+        controller.scenario_replaced.connect(self._on_scenario_replaced)
+
+    def _on_scenario_replaced(self) -> None:
+        self.example_name = None  # set again by open_example right after, when it is one
+
+    def opened_example(self, path: str | os.PathLike[str]) -> None:
+        """The scenario now shown is the shipped example ``path``: Save will ask for a new name."""
+        self.example_name = example_stem(path)
+        self.controller.file_state_changed.emit()
 
     def _action(self, text: str, shortcut, slot) -> QAction:
         action = QAction(text, self.window)
@@ -132,9 +171,16 @@ class FileActions(QObject):
         return self.open_path(path, ask=False) if path else False
 
     def open_path(self, path: str, ask: bool = True) -> bool:
-        """Load ``path``; on error keep the current scenario and name the bad field."""
+        """Load ``path``; on error keep the current scenario and name the bad field.
+
+        A shipped example opened by its path is shown as the example: it is not the user's file.
+        """
         if ask and not self.maybe_save():
             return False
+        if is_shipped(path) and not is_picture(path):
+            from .examples_menu import open_example
+
+            return open_example(self.window, self.controller, Path(path), files=self)
         try:
             scenario = load_scenario(path)
         except ScenarioError as exc:
@@ -152,18 +198,32 @@ class FileActions(QObject):
         return True
 
     def save_file(self) -> bool:
-        if self.controller.path is None:
+        """Save; without a file of its own (new, picture, shipped example) this is Save As."""
+        if self.controller.path is None or is_shipped(self.controller.path):
             return self.save_file_as()
         return self.write(self.controller.path)
 
+    def suggested_path(self) -> str:
+        """Where Save As starts: the file itself, or a fresh name in the documents folder."""
+        path = self.controller.path
+        if path and not is_shipped(path):
+            return path
+        stem = self.example_name or (example_stem(path) if path else "untitled")
+        return os.path.join(documents_dir(), stem + SUFFIX)
+
     def save_file_as(self) -> bool:
-        start = self.controller.path or os.path.join(os.getcwd(), "untitled" + SUFFIX)
-        path, _filter = QFileDialog.getSaveFileName(self.window, "Save scenario", start, SAVE_FILTER)
-        if not path:
-            return False
-        if not path.endswith(".json"):
-            path += SUFFIX
-        return self.write(path)
+        while True:
+            path, _filter = QFileDialog.getSaveFileName(self.window, "Save scenario as", self.suggested_path(),
+                                                        SAVE_FILTER)
+            if not path:
+                return False
+            if not path.endswith(".json"):
+                path += SUFFIX
+            if not is_shipped(path):
+                return self.write(path)
+            QMessageBox.warning(self.window, "Choose another folder",
+                                f"{path}\n\nThis folder belongs to the installed apicviz package; the shipped "
+                                "examples stay as they are. Save your copy somewhere else.")
 
     def write(self, path: str) -> bool:
         """Atomic save; on failure show why and stay unsaved."""

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QUndoView, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QMessageBox, QScrollArea, QUndoView, QWidget
 
 from ... import __version__
 from ...model import BEHAVIOURS
@@ -19,6 +19,7 @@ from ..views.explain_view import ExplainView
 from ..views.import_dialog import import_interactively
 from ..views.interrupt_model import InterruptTableModel
 from ..views.kvm_panel import KvmPanel
+from ..views.lesson_view import LessonView
 from ..views.map_view import MapView
 from ..views.status_summary import StatusSummary
 from ..views.step_view import StepView
@@ -26,7 +27,7 @@ from ..views.sweep_view import SweepView
 from ..views.table_panel import RowTablePanel
 from ..views.topology_dialog import new_from_topology_interactively
 from ..views.vcpu_model import VcpuTableModel
-from . import settings
+from . import layout, settings
 from .examples_menu import build_examples_menu
 from .file_actions import FileActions, display_name
 from .presentation import PresentationZoom
@@ -35,10 +36,11 @@ from .share_actions import ShareActions
 if TYPE_CHECKING:
     from .autosave import Autosaver
 
-DEFAULT_SIZE = (1280, 800)
-VCPU_DOCK_WIDTH = 400
-MAP_MIN_WIDTH = 520
+DEFAULT_SIZE = layout.DEFAULT_SIZE
+MAP_MIN_WIDTH = layout.MAP_MIN_WIDTH
 MESSAGE_MS = 8000
+#: The scenario's title in the window title: enough for any real one, cut for a million-character one.
+WINDOW_TITLE_CHARS = 120
 
 
 class MainWindow(QMainWindow):
@@ -71,41 +73,52 @@ class MainWindow(QMainWindow):
         self.step_view = StepView(controller)
         self.undo_view = QUndoView(controller.undo_stack)
         self.undo_view.setEmptyLabel("(opened)")
+        self.lesson_view = LessonView(controller)
 
-        # Left: the vCPU table. Bottom, full width: interrupts (with the sweep as a tab) and the
-        # KVM panel beside them. The map keeps the centre, as wide as the window allows.
+        # Left: the vCPU table, and under it the lesson with Explain, KVM and the undo history as tabs.
+        # Bottom, full width: interrupts (with sweep, compare and step as tabs), so every column fits.
+        # The map keeps the centre, as wide as the window allows.
         self.vcpu_dock = self._dock("vcpus", "vCPUs (creation order)", self.vcpu_panel)
         self.interrupt_dock = self._dock("interrupts", "Interrupts", self.interrupt_panel)
-        self.sweep_dock = self._dock("sweep", "Sweep: every destination", self.sweep_view)
-        self.kvm_dock = self._dock("kvm", "KVM", self.kvm_panel)
+        # Panels with rows of controls scroll instead of forcing the window wider than a small screen.
+        self.sweep_dock = self._dock("sweep", "Sweep: every destination", _scrolled(self.sweep_view))
+        self.kvm_dock = self._dock("kvm", "KVM", _scrolled(self.kvm_panel))
         self.history_dock = self._dock("history", "Undo history", self.undo_view)
         self.explain_dock = self._dock("explain", "Explain", self.explain_view)
-        self.compare_dock = self._dock("compare", "Compare kernels", self.compare_view)
-        self.step_dock = self._dock("steps", "Step through the recalculation", self.step_view)
+        self.compare_dock = self._dock("compare", "Compare kernels", _scrolled(self.compare_view))
+        self.step_dock = self._dock("steps", "Step through the recalculation", _scrolled(self.step_view))
+        self.lesson_dock = self._dock("lesson", "Lesson", self.lesson_view)
+        self.lesson_view.edit_requested.connect(self._on_edit_lesson)
         # Tabbed-away docks stay "visible" to Qt: these two only work while their tab is shown.
         self.compare_dock.visibilityChanged.connect(
             lambda shown: self.compare_view.set_active(shown, closed=self.compare_dock.isHidden()))
         self.step_dock.visibilityChanged.connect(self.step_view.set_active)
         # Placed once, in their final arrangement (re-arranging added docks leaves stray tab bars).
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.vcpu_dock)
+        self.splitDockWidget(self.vcpu_dock, self.lesson_dock, Qt.Orientation.Vertical)
+        self.tabifyDockWidget(self.lesson_dock, self.explain_dock)
+        self.tabifyDockWidget(self.explain_dock, self.kvm_dock)
+        self.tabifyDockWidget(self.kvm_dock, self.history_dock)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.interrupt_dock)
-        self.splitDockWidget(self.interrupt_dock, self.explain_dock, Qt.Orientation.Horizontal)
         self.tabifyDockWidget(self.interrupt_dock, self.sweep_dock)
         self.tabifyDockWidget(self.sweep_dock, self.compare_dock)
         self.tabifyDockWidget(self.compare_dock, self.step_dock)
-        self.tabifyDockWidget(self.explain_dock, self.kvm_dock)
-        self.tabifyDockWidget(self.kvm_dock, self.history_dock)
         self.interrupt_dock.raise_()
-        self.explain_dock.raise_()
+        self.lesson_dock.raise_()
+        controller.interrupt_selection_changed.connect(self._on_interrupt_selected)
         self._layout_done = False
         self._state_restored = False
         self._pending_message = ""
+        #: The arrangement above, before any remembered layout: View > Reset Layout goes back to it.
+        self._default_state = self.saveState(layout.LAYOUT_VERSION)
 
         self.files = FileActions(controller, self)
         self.files.message.connect(self.show_message)
         self.share = ShareActions(controller, self, self.map_view)
         self.share.message.connect(self.show_message)
         self.zoom = PresentationZoom(self, getattr(self.map_view, "grid", None))
+        self.zoom.fitted.connect(self._on_zoom_fitted)
+        self.zoom.refused.connect(self.show_message)
         #: Set by create_main_window when autosave is on; discarded on a clean close.
         self.autosaver: Autosaver | None = None
         self.summary = StatusSummary(controller, self)
@@ -115,25 +128,73 @@ class MainWindow(QMainWindow):
         self._build_menus()
 
         controller.file_state_changed.connect(self._on_file_state_changed)
+        controller.kvm_changed.connect(self._on_file_state_changed)  # the title is in the window title
         controller.edit_refused.connect(self._on_edit_refused)
         controller.undo_stack.indexChanged.connect(self._on_undo_index_changed)
         self._on_file_state_changed()
 
     def default_layout(self) -> None:
-        """Dock sizes for a first start: the vCPU table as wide as the map allows."""
-        self.resizeDocks([self.vcpu_dock], [VCPU_DOCK_WIDTH], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.interrupt_dock, self.explain_dock], [820, 460], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.interrupt_dock], [230], Qt.Orientation.Vertical)
+        """Dock sizes for a first start, from what the tables need at the current font."""
+        layout.fit_docks(self)
+
+    def reset_layout(self) -> None:
+        """View > Reset Layout: docks, columns and size as on a first start (the zoom stays)."""
+        self.restoreState(self._default_state, layout.LAYOUT_VERSION)
+        for dock in (self.interrupt_dock, self.lesson_dock):
+            dock.raise_()
+        for panel in (self.vcpu_panel, self.interrupt_panel):
+            panel.default_columns()
+        if not self.isMaximized() and not self.isFullScreen():
+            self.resize(*layout.default_size(self))
+            layout.fit_to_screen(self)
+        QTimer.singleShot(0, self, self.default_layout)
 
     def showEvent(self, event) -> None:
-        if not self._layout_done:
+        first = not self._layout_done
+        if first:
             self._layout_done = True
+            if self.remember_settings:
+                layout.fit_to_screen(self)
             if not self._state_restored:
-                self.default_layout()
+                self.default_layout()  # estimated before the first layout, measured once laid out:
+                QTimer.singleShot(0, self, self.default_layout)
         super().showEvent(event)
+        if first and self._state_restored:
+            QTimer.singleShot(0, self, self.check_restored_layout)
         if self._pending_message:
             text, self._pending_message = self._pending_message, ""
             QTimer.singleShot(0, self, lambda: self.show_message(text))
+
+    def check_restored_layout(self) -> list[str]:
+        """A remembered layout that no longer works is replaced by the default and forgotten."""
+        problems = layout.layout_problems(self)
+        if problems:
+            settings.clear_window()
+            self._state_restored = False
+            self.reset_layout()
+            self.show_message(f"The saved window layout did not fit ({problems[0]}): using the default layout")
+        return problems
+
+    def _on_zoom_fitted(self, _factor: float) -> None:
+        """After a zoom step: columns refit (done by the zoom), docks resized, window kept on screen."""
+        if self.isVisible():
+            if self.remember_settings:
+                layout.fit_to_screen(self)
+            self.default_layout()
+            QTimer.singleShot(0, self, self.zoom.cap_map_to_width)
+            if self.remember_settings:
+                QTimer.singleShot(0, self, lambda: layout.fit_to_screen(self))
+
+    def _on_interrupt_selected(self, row: int) -> None:
+        """A chosen interrupt is explained at once when the lesson has that place (other tabs stay)."""
+        if row >= 0 and not self.lesson_dock.isHidden() and not self.lesson_view.visibleRegion().isEmpty() \
+                and self.tabifiedDockWidgets(self.lesson_dock).count(self.explain_dock):
+            self.explain_dock.raise_()
+
+    def _on_edit_lesson(self) -> None:
+        self.kvm_dock.show()
+        self.kvm_dock.raise_()
+        self.kvm_panel.notes.setFocus()
 
     def _dock(self, name: str, title: str, widget: QWidget) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -150,7 +211,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.files.new)
         file_menu.addAction(self.files.open)
         file_menu.addMenu(self.files.recent_menu)
-        file_menu.addMenu(build_examples_menu(self, self.controller, self.files.maybe_save))
+        file_menu.addMenu(build_examples_menu(self, self.controller, self.files.maybe_save, files=self.files))
         import_action = file_menu.addAction("&Import APIC State…")
         import_action.setShortcut(QKeySequence("Ctrl+I"))
         import_action.setStatusTip("KVM_GET_LAPIC register pages or QEMU 'info lapic' text")
@@ -188,12 +249,16 @@ class MainWindow(QMainWindow):
                 sub.addAction(action)
 
         view_menu = bar.addMenu("&View")
-        for dock in (self.vcpu_dock, self.interrupt_dock, self.sweep_dock, self.explain_dock, self.compare_dock,
-                     self.step_dock, self.kvm_dock, self.history_dock):
+        for dock in (self.vcpu_dock, self.lesson_dock, self.explain_dock, self.kvm_dock, self.history_dock,
+                     self.interrupt_dock, self.sweep_dock, self.compare_dock, self.step_dock):
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addSeparator()
         for action in (self.zoom.zoom_in, self.zoom.zoom_out, self.zoom.reset):
             view_menu.addAction(action)
+        view_menu.addSeparator()
+        self.reset_layout_action = view_menu.addAction("Reset &Layout")
+        self.reset_layout_action.setStatusTip("Panels, columns and window size as on a first start")
+        self.reset_layout_action.triggered.connect(self.reset_layout)
 
         help_menu = bar.addMenu("&Help")
         about = help_menu.addAction("&About apicviz")
@@ -209,15 +274,20 @@ class MainWindow(QMainWindow):
                                     remember=lambda address: store.setValue("attach/last_socket", address))
 
     def restore_layout(self) -> None:
-        geometry = settings.window_geometry()
-        state = settings.window_state()
-        if geometry is not None:
-            self.restoreGeometry(geometry)
+        """The remembered layout of the same layout version; checked again once the window is shown."""
+        geometry = settings.window_geometry(layout.LAYOUT_VERSION)
+        state = settings.window_state(layout.LAYOUT_VERSION)
+        if geometry is not None and not self.restoreGeometry(geometry):
+            settings.clear_window()
+            return
         if state is not None:
-            self._state_restored = self.restoreState(state)
+            self._state_restored = self.restoreState(state, layout.LAYOUT_VERSION)
+            if not self._state_restored:
+                settings.clear_window()
+                self.restoreState(self._default_state, layout.LAYOUT_VERSION)
 
     def save_layout(self) -> None:
-        settings.save_window(self.saveGeometry(), self.saveState())
+        settings.save_window(self.saveGeometry(), self.saveState(layout.LAYOUT_VERSION), layout.LAYOUT_VERSION)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.files.maybe_save():
@@ -249,8 +319,12 @@ class MainWindow(QMainWindow):
     # ----- reactions ---------------------------------------------------------
 
     def _on_file_state_changed(self) -> None:
+        """The scenario's title first (what a projector audience reads), then the file, then the program."""
         marker = "*" if self.controller.dirty else ""
-        self.setWindowTitle(f"{display_name(self.controller.path)}{marker} — apicviz")
+        example = self.files.example_name
+        name = f"example {example}" if example and self.controller.path is None else display_name(self.controller.path)
+        title = " ".join(shorten(self.controller.scenario.title, WINDOW_TITLE_CHARS).split())
+        self.setWindowTitle(" — ".join(part for part in (title, f"{name}{marker}", "apicviz") if part))
         self.setWindowFilePath(self.controller.path or "")
 
     def show_message(self, text: str) -> None:
@@ -290,6 +364,15 @@ def about_text() -> str:
             "(<code>kvm_recalculate_apic_map()</code>) and where every interrupt goes.</p>"
             f"<p>Supported kernels, by behaviour range:</p><ul>{ranges}</ul>"
             "<p>A kernel newer than the newest known release behaves as upstream.</p>")
+
+
+def _scrolled(widget: QWidget) -> QScrollArea:
+    """``widget`` in a frameless scroll area: it keeps its layout, the window keeps its minimum small."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    return area
 
 
 def _dropped_file(event: QDragEnterEvent | QDropEvent) -> str | None:

@@ -41,7 +41,9 @@ def grab_widget(widget: QWidget) -> QImage:
     return widget.grab().toImage()
 
 
-def save_picture(widget: QWidget, scenario: Scenario, path: str, replace_read_only: bool = False) -> None:
-    """Grab ``widget``, embed the scenario and write the PNG atomically (model.safe_write rules)."""
+def save_picture(widget: QWidget, scenario: Scenario, path: str,
+                 replace_read_only: bool = False) -> tuple[int, int]:
+    """Grab ``widget``, embed the scenario, write the PNG atomically (model.safe_write rules); its size."""
     image = embed_scenario(grab_widget(widget), scenario)
     atomic_write(path, png_bytes(image), replace_read_only)
+    return image.width(), image.height()

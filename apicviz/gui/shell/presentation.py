@@ -1,23 +1,33 @@
 """Presentation zoom (Ctrl+= / Ctrl+- / Ctrl+0): every font and the map grow for a projector."""
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QPointF, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QApplication, QHeaderView, QTableView, QWidget
+from PySide6.QtWidgets import QApplication, QDockWidget, QHeaderView, QTableView, QWidget
 
 STEPS = (0.8, 0.9, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5)
 
 
 class PresentationZoom(QObject):
-    """Scales the application font and the map cells together, in fixed steps."""
+    """Scales the application font and the map cells together, in fixed steps.
+
+    A step after which the window could no longer fit its screen (its minimum
+    size grows with the text) is taken back, with a message: zoom never makes
+    the window larger than the screen.
+    """
 
     changed = Signal(float)
+    #: The tables were refitted to the new font (the window then resizes its docks).
+    fitted = Signal(float)
+    #: A step was taken back because the window would not fit the screen; the message says so.
+    refused = Signal(str)
 
     def __init__(self, window: QWidget, grid=None) -> None:
         super().__init__(window)
         self.window = window
         self.grid = grid
         self.index = STEPS.index(1.0)
+        self._previous = self.index
         app_font = QGuiApplication.font()
         self.base_points = app_font.pointSizeF() if app_font.pointSizeF() > 0 else 9.5
         self.base_cell = getattr(grid, "cell_h", None)
@@ -41,6 +51,7 @@ class PresentationZoom(QObject):
             return
         if self.factor == 1.0 and self.grid is not None:
             self.base_cell = self.grid.cell_h  # the size the map has at 100 % (fitted or user-zoomed)
+        self._previous = self.index
         self.index = index
         self.apply()
 
@@ -52,17 +63,67 @@ class PresentationZoom(QObject):
         font = QFont(QGuiApplication.font())
         font.setPointSizeF(self.base_points * factor)
         QApplication.setFont(font)
+        # Widgets with a style sheet (status chips, map banner) keep the font they were polished with.
+        for widget in QApplication.allWidgets():
+            if widget.styleSheet():
+                widget.setFont(font)
+        # A dock paints its title with the title font it was created with while its own font equals the
+        # application's; a font that differs only in its (invisible) style strategy makes it use its own.
+        title_font = QFont(font)
+        title_font.setStyleStrategy(QFont.StyleStrategy.PreferQuality)
+        for dock in self.window.findChildren(QDockWidget):
+            dock.setFont(title_font)
         # Widgets receive the new font through posted events: size the tables once they have it.
-        QTimer.singleShot(0, self, self._fit_tables)
+        QTimer.singleShot(0, self, self._after_font_change)
         if self.grid is not None and self.base_cell is not None:
             if factor == 1.0:
                 self.grid.fit()
             else:
-                # The map's labels are sized from its cells: grow the cells with the text (the map scrolls).
-                self.grid.set_cell_height(self.base_cell * factor)
+                # The map's labels are sized from its cells: grow the cells with the text (the map scrolls
+                # down, from its first row; cap_map_to_width keeps the 16 columns side by side).
+                # A fitted map stays fitted: it fits again when the docks have their new sizes.
+                self.grid.set_cell_height(self.base_cell * factor, anchor=QPointF(0, 0), user=not self.grid.auto_fit)
         self.changed.emit(factor)
+
+    def _after_font_change(self) -> None:
+        self._fit_tables()
+        if self._too_big() and self.index > getattr(self, "_previous", self.index):
+            factor = self.factor
+            self.index = self._previous
+            self.apply()
+            self.refused.emit(f"Zoom {factor:.0%} would make the window larger than this screen; "
+                              f"staying at {self.factor:.0%}")
+            return
+        self.fitted.emit(self.factor)
+
+    def cap_map_to_width(self) -> None:
+        """Once the docks have their new sizes: no map column beyond the right edge."""
+        grid = self.grid
+        if grid is None or self.factor == 1.0 or not grid.isVisible():
+            return
+        if grid.auto_fit:
+            grid.fit()  # the largest cells that show every row, in the map's new size
+            return
+        cap = grid.width_fit_height()
+        if grid.cell_h > cap:
+            grid.set_cell_height(cap, anchor=QPointF(0, 0))
+            grid.horizontalScrollBar().setValue(0)
+            grid.verticalScrollBar().setValue(0)
+
+    def _too_big(self) -> bool:
+        from . import layout
+
+        window = self.window
+        if not window.isVisible() or not getattr(window, "remember_settings", True):
+            return False  # a headless picture has no screen to fit
+        return not layout.fits_screen_minimum(window)
 
     def _fit_tables(self) -> None:
         for table in self.window.findChildren(QTableView):
             table.verticalHeader().setDefaultSectionSize(int(table.fontMetrics().height() * 1.5))
-            table.horizontalHeader().resizeSections(QHeaderView.ResizeMode.ResizeToContents)
+            panel = table.parentWidget()
+            resize = getattr(panel, "resize_columns", None)
+            if resize is not None:
+                resize()  # header and content, hidden columns kept hidden
+            else:
+                table.horizontalHeader().resizeSections(QHeaderView.ResizeMode.ResizeToContents)

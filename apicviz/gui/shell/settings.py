@@ -57,17 +57,38 @@ def last_file() -> str | None:
     return str(value) if value else None
 
 
-def save_window(geometry: QByteArray, state: QByteArray) -> None:
+def save_window(geometry: QByteArray, state: QByteArray, version: int = 0) -> None:
     s = settings()
     s.setValue("window/geometry", geometry)
     s.setValue("window/state", state)
+    s.setValue("window/layout_version", version)
 
 
-def window_geometry() -> QByteArray | None:
+def clear_window() -> None:
+    """Forget the window layout (it was broken): the next start uses the default."""
+    settings().remove("window")
+
+
+def _layout_current(version: int | None) -> bool:
+    if version is None:
+        return True
+    saved = settings().value("window/layout_version", -1)
+    try:
+        return int(str(saved)) == version
+    except ValueError:
+        return False
+
+
+def window_geometry(version: int | None = None) -> QByteArray | None:
+    """The saved geometry, or None (none saved, or ``version`` given and another one saved it)."""
     value = settings().value("window/geometry")
-    return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+    if isinstance(value, QByteArray) and not value.isEmpty() and _layout_current(version):
+        return value
+    return None
 
 
-def window_state() -> QByteArray | None:
+def window_state(version: int | None = None) -> QByteArray | None:
     value = settings().value("window/state")
-    return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+    if isinstance(value, QByteArray) and not value.isEmpty() and _layout_current(version):
+        return value
+    return None

@@ -45,6 +45,11 @@ class Column:
     hex: bool = True
     choices: tuple[str, ...] = ()
     optional: bool = False  # an empty cell means None (interrupt dest with a shorthand)
+    #: Shown in the default layout; the others are one right-click on the header away.
+    shown: bool = True
+    #: When the table is too narrow for every column (a big zoom), columns with squeeze > 0 are hidden,
+    #: lowest first; 0: never.
+    squeeze: int = 0
 
     @property
     def editable(self) -> bool:
@@ -131,7 +136,9 @@ VCPU_COLUMNS: tuple[Column, ...] = (
     Column("xapic_id", "xAPIC ID", "APIC_ID register bits 31:24, guest-writable; KVM resets it to vcpu_id & 0xff.\n"
            "Ignored in x2APIC mode. 0..0xff.", INT, "xAPIC ID", 0, U8_MAX),
     Column("logical_id", "Logical ID", "APIC_LDR bits 31:24: the xAPIC logical ID (8 bits, guest-writable).\n"
-           "Flat: one bit per CPU. Cluster: high nibble = cluster, low nibble = CPU bits. Ignored in x2APIC mode.",
+           "Flat: one bit per CPU. Cluster: high nibble = cluster, low nibble = CPU bits.\n"
+           "x2APIC mode: the LDR KVM derives from the x2APIC ID, ((id >> 4) << 16) | 1 << (id & 0xf),\n"
+           "shown grey and read-only.",
            INT, "logical ID", 0, U8_MAX),
     Column("dfr", "DFR", "APIC_DFR, the destination format register: flat (0xffffffff), cluster (0x0fffffff),\n"
            "or any raw 32-bit value (only exactly 0xffffffff is flat; others match nothing). Ignored in x2APIC mode.",
@@ -141,11 +148,12 @@ VCPU_COLUMNS: tuple[Column, ...] = (
            "logical map.", BOOL, "software enable"),
     Column("arb_prio", "arb_prio", "KVM's apic_arb_prio counter: picks the lowest-priority target when the\n"
            "kvm.vector_hashing module parameter is off. 0..0x7fffffff (decimal or hex).",
-           INT, "arb_prio", 0, ARB_PRIO_MAX, hex=False),
+           INT, "arb_prio", 0, ARB_PRIO_MAX, hex=False, shown=False),
     Column("phys", "Phys ID", "Effective physical APIC ID (read-only): the xAPIC ID in xAPIC mode,\n"
-           "the x2APIC ID (= vCPU ID) in x2APIC mode; none when hardware-disabled."),
+           "the x2APIC ID (= vCPU ID) in x2APIC mode; none when hardware-disabled.", shown=False),
     Column("ldr", "x2APIC LDR", "x2APIC logical destination register (read-only), derived by KVM from the x2APIC ID:\n"
-           "((id >> 4) << 16) | 1 << (id & 0xf). Used only in x2APIC mode."),
+           "((id >> 4) << 16) | 1 << (id & 0xf). Used only in x2APIC mode (the Logical ID column shows it too).",
+           shown=False),
     Column("status", "Status", "What KVM's optimized map makes of this vCPU:\n"
            "aliased — another present vCPU answers to the same physical ID;\n"
            "hotplug only — reached only through the x2APIC-ID slot given to an xAPIC vCPU (the hotplug hack);\n"
@@ -164,10 +172,11 @@ INTERRUPT_COLUMNS: tuple[Column, ...] = (
            "x2APIC sender or an MSI. 0xff (xAPIC) and 0xffffffff are broadcasts. Empty when a shorthand is used.",
            INT, "destination", 0, U32_MAX, optional=True),
     Column("shorthand", "Shorthand", "ICR destination shorthand: none, self, all (including self), all-but-self.\n"
-           "Needs a source vCPU.", CHOICE, "shorthand", choices=SHORTHANDS),
+           "Needs a source vCPU.", CHOICE, "shorthand", choices=SHORTHANDS, squeeze=2),
     Column("delivery", "Delivery", "Delivery mode: fixed, lowest (lowest priority), smi, nmi, init, sipi.",
            CHOICE, "delivery mode", choices=DELIVERIES),
-    Column("vector", "Vector", "Interrupt vector, 0..255 (decimal or hex).", INT, "vector", 0, U8_MAX, hex=False),
+    Column("vector", "Vector", "Interrupt vector, 0..255 (decimal or hex).", INT, "vector", 0, U8_MAX, hex=False,
+           squeeze=1),
     Column("path", "Path", "fast: KVM's optimized map decided; slow: KVM checked every vCPU with\n"
            "kvm_apic_match_dest() (no map, or the map could not say)."),
     Column("targets", "Targets", "vCPUs KVM delivers to (kvm_apic_set_irq), by vCPU ID."),

@@ -33,6 +33,8 @@ class RouteCells:
     severity: str = AGREE
     severity_text: str = "agree"
     severity_tip: str = ""
+    #: The class alone ("KVM inconsistent"), shown when the table is too narrow for the reasons too.
+    severity_short: str = "agree"
 
 
 class InterruptTableModel(RowTableModel):
@@ -76,6 +78,7 @@ class InterruptTableModel(RowTableModel):
             out.append(RouteCells(
                 severity=verdict.severity,
                 severity_text=SEVERITY_NAME[verdict.severity] + (f": {names}" if names else ""),
+                severity_short=SEVERITY_NAME[verdict.severity],
                 severity_tip="\n".join([SEVERITY_TEXT[verdict.severity]] + [f"• {REASON_TEXT[x]}"
                                                                              for x in verdict.reasons]),
                 under_b=under_b,
@@ -129,7 +132,7 @@ class InterruptTableModel(RowTableModel):
     def _severity_data(self, cells: RouteCells, role: int) -> Any:
         """The class cell: words from the class and reason codes, colours from the palette by code."""
         if role == Qt.ItemDataRole.DisplayRole:
-            return cells.severity_text
+            return cells.severity_short if self.compact else cells.severity_text
         if role == Qt.ItemDataRole.ToolTipRole:
             return cells.severity_tip
         fill, text, _solid = palette.SEVERITY[cells.severity]

@@ -68,14 +68,16 @@ class MapView(QWidget):
         self.fit_button = self._tool_button("Fit", "Fit the drawn rows into the view (Ctrl+0)")
         self.zoom_label = QLabel()
         self.zoom_label.setMinimumWidth(70)
+        # The map header: its own row, wrapped between its parts (never cut) when the map is narrow.
         self.info = QLabel()
         self.info.setTextFormat(Qt.TextFormat.RichText)
-        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.info.setWordWrap(True)
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
         for w in (self.goto_edit, self.zoom_out_button, self.zoom_in_button, self.fit_button, self.zoom_label):
             bar.addWidget(w)
-        bar.addWidget(self.info, 1)
+        bar.addStretch(1)
 
         # One banner, always shown, so an edit that creates an alias does not shift the grid.
         self.banner = self._label(palette.BANNER_OK_CSS)
@@ -138,6 +140,7 @@ class MapView(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.setSpacing(3)
         lay.addLayout(bar)
+        lay.addWidget(self.info)
         lay.addWidget(self.banner)
         lay.addWidget(self.caption)
         lay.addWidget(self.splitter, 1)
@@ -289,9 +292,10 @@ class MapView(QWidget):
         if amap is not None:
             parts.append(f"phys_map: {len(amap.phys_map):,} slot(s)")
             parts.append(f"logical_mode <b>{amap.logical_mode}</b>")
-        parts.append(f"APICv inhibits: {inhibits}")
-        self.info.setText(" · ".join(parts))
-        self.info.setToolTip(self.info.text().replace("<b>", "").replace("</b>", ""))
+        parts.append(f"APICv inhibits: {html.escape(inhibits)}")
+        # Spaces inside a part do not break: the header wraps only between parts.
+        self.info.setText(" · ".join(p.replace(" ", "&nbsp;") for p in parts))
+        self.info.setToolTip(" · ".join(parts).replace("<b>", "").replace("</b>", ""))
         slots = self.slots
         aliased = sorted(slots.losers_by_slot) if slots is not None and amap is not None else []
         if amap is None:

@@ -246,6 +246,12 @@ class SlotGrid(QAbstractScrollArea):
     def zoom_out(self) -> None:
         self.set_cell_height(min(self.cell_h / ZOOM_STEP, self.cell_h - 1))
 
+    def width_fit_height(self) -> float:
+        """The tallest cells whose 16 columns fit the view's width (no sideways scrolling)."""
+        col_w = int((self.viewport().width() - self.label_w - 6) / COLUMNS - SPACING)
+        col_w -= 1 + self.verticalScrollBar().sizeHint().width() // COLUMNS
+        return max(MIN_CELL, float(int(col_w / self.aspect) - 1))
+
     def fit(self) -> None:
         """Largest cells that show every drawn row (8 to 40 px high); resumes following resizes."""
         self.auto_fit = True

@@ -5,8 +5,8 @@ colour, so a screenshot is readable without colour vision.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
+from PySide6.QtCore import QEvent, QSize, Qt
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from ...model import Evaluation, MapResult
 from ...model.apic_map import ALIASED_PHYSICAL_ID, ALLOC_FORCED, ALLOC_TOO_LARGE
@@ -17,6 +17,7 @@ from ..controller.comparison import Results
 from ..controller.controller import Controller
 from ..viewmodels.headline import headline
 from . import palette
+from .flow_layout import FlowLayout
 
 
 def short_reason(res: MapResult) -> str:
@@ -36,6 +37,8 @@ class Chip(QLabel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setTextFormat(Qt.TextFormat.PlainText)
+        # Always as wide as its text: the summary wraps chips onto another row instead of cutting one.
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.level = ""
 
     def show_state(self, text: str, level: str, tip: str = "") -> None:
@@ -65,13 +68,13 @@ class StatusSummary(QWidget):
     def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(4)
+        # The rows' height is set from the width by _check_rows (a fixed height: Qt's height-for-width
+        # handling would grow the whole window instead of the status bar).
+        self.flow = FlowLayout(self, spacing=4)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.headline = Chip(self)
         self.kernel = Chip(self)
         self.map = Chip(self)
-        self.map.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.logical = Chip(self)
         self.inhibits = Chip(self)
         self.aliases = Chip(self)
@@ -80,10 +83,48 @@ class StatusSummary(QWidget):
         self.chips = [self.headline, self.kernel, self.map, self.logical, self.inhibits, self.aliases,
                       self.dropped, self.sweep]
         for chip in self.chips:
-            layout.addWidget(chip, 1 if chip is self.map else 0)
+            self.flow.addWidget(chip)
         controller.result_changed.connect(self._on_result_changed)
         controller.sweep_changed.connect(self._on_sweep_changed)
         self._on_result_changed(controller.results)
+
+    def heightForWidth(self, width: int) -> int:
+        return self.flow.heightForWidth(width)
+
+    def sizeHint(self) -> QSize:
+        hint = self.flow.sizeHint()
+        return QSize(hint.width(), self.flow.heightForWidth(self.width()) if self.width() > 0 else hint.height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self.flow.minimumSize().width(), self.height())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._check_rows()
+
+    def event(self, event: QEvent) -> bool:
+        handled = super().event(event)
+        if event.type() in (QEvent.Type.LayoutRequest, QEvent.Type.FontChange):
+            self._check_rows()  # a chip changed size (new text, zoomed font): maybe another row
+        return handled
+
+    def _check_rows(self) -> None:
+        want = self.flow.heightForWidth(max(1, self.width()))
+        if want != self.height() or want != self.minimumHeight():
+            self.setFixedHeight(want)
+
+    def elided_chips(self) -> list[Chip]:
+        """Chips narrower than their text (none, by design; what the layout tests check)."""
+        out = []
+        for chip in self.chips:
+            if chip.isHidden():
+                continue
+            m = chip.contentsMargins()
+            need = chip.fontMetrics().horizontalAdvance(chip.text()) + m.left() + m.right()
+            if chip.width() < need or chip.geometry().right() > self.width() - 1 or chip.y() < 0 \
+                    or chip.geometry().bottom() > self.height() - 1:
+                out.append(chip)
+        return out
 
     def text(self) -> str:
         """All chips as one line (what tests and screenshots read)."""
@@ -102,12 +143,10 @@ class StatusSummary(QWidget):
                                f"({res.behaviour.kernels})")
         if res.status == "optimized":
             self.map.show_state("✔ map: optimized", "ok", f"map: optimized (max_apic_id {res.max_apic_id:#x})")
-            self.map.setMinimumWidth(self.map.sizeHint().width())
         else:
             reason = res.reason or ""
             self.map.show_state(f"✖ map NONE: {short_reason(res)}", "bad",
                                 f"map: NONE (no optimized map) — {reason}")
-            self.map.setMinimumWidth(min(self.map.sizeHint().width(), 330))
         mode = res.map.logical_mode if res.map is not None else "no map"
         bad_logical = res.map is None or mode in ("disabled", "none")
         self.logical.show_state(f"logical: {mode}", "warn" if bad_logical else "ok",
@@ -136,6 +175,7 @@ class StatusSummary(QWidget):
         else:
             self.dropped.show_state(f"dropped: 0/{n_irq}", "ok", f"dropped: 0 of {n_irq} interrupts")
         self.sweep.show_state("sweep: …", "info", "sweep: running")
+        self._check_rows()
 
     def _on_sweep_changed(self, result: SweepResult) -> None:
         self._show_headline(self.controller.evaluation, result)
@@ -152,3 +192,4 @@ class StatusSummary(QWidget):
             self.sweep.show_severity(f"{glyph} sweep: {rows} disagree, {dropped:,} dropped", code, tip)
         else:
             self.sweep.show_state("sweep: 0 disagree", "ok", tip)
+        self._check_rows()

@@ -75,6 +75,21 @@ class RowTableModel(QAbstractTableModel):
         """Why a field has no effect in this row ('' when it counts)."""
         return ""
 
+    #: Short cell texts where a model has them (the table is too narrow for the long ones).
+    compact = False
+
+    def set_compact(self, compact: bool) -> None:
+        """Short texts (True) or the full ones; the tooltips always have everything."""
+        if compact != self.compact:
+            self.compact = compact
+            self._cache.clear()
+            if self.rowCount():
+                self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, len(self.columns) - 1))
+
+    def stand_in(self, item: Any, key: str) -> tuple[str, str] | None:
+        """(text, why) shown read-only instead of a field that this row derives, or None."""
+        return None
+
     # ----- Qt model API ------------------------------------------------------
 
     def items(self) -> list[Any]:
@@ -105,6 +120,9 @@ class RowTableModel(QAbstractTableModel):
             return Qt.ItemFlag.NoItemFlags
         flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
         col = self.columns[index.column()]
+        items = self.items()
+        if col.editable and index.row() < len(items) and self.stand_in(items[index.row()], col.key) is not None:
+            return flags  # derived in this row: shown, not editable
         if col.editor == BOOL:
             flags |= Qt.ItemFlag.ItemIsUserCheckable
         elif col.editable:
@@ -134,6 +152,15 @@ class RowTableModel(QAbstractTableModel):
         if not col.editable:
             return self.derived(index.row(), col.key, role)
         item = items[index.row()]
+        stand_in = self.stand_in(item, col.key)
+        if stand_in is not None:
+            if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+                return stand_in[0]
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return QBrush(IGNORED_FG)
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return f"{col.title}: {stand_in[0]} (read-only) — {stand_in[1]}"
+            return None
         value = getattr(item, col.key)
         if role == Qt.ItemDataRole.DisplayRole:
             return "" if col.editor == BOOL else col.show(value)
@@ -151,6 +178,11 @@ class RowTableModel(QAbstractTableModel):
 
     def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if not index.isValid() or not self.columns[index.column()].editable:
+            return False
+        if not self.flags(index) & (Qt.ItemFlag.ItemIsEditable | Qt.ItemFlag.ItemIsUserCheckable):
+            col = self.columns[index.column()]
+            self.controller.refuse(f"Refused: {col.title} of this row is derived, not editable "
+                                   f"({self.stand_in(self.items()[index.row()], col.key)[1]})")  # type: ignore[index]
             return False
         if role not in (Qt.ItemDataRole.EditRole, Qt.ItemDataRole.CheckStateRole):
             return False

@@ -5,12 +5,14 @@ the panel, so Delete in the vCPU table never removes an interrupt.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSize, Qt, Signal
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QInputDialog,
+    QMenu,
+    QStyle,
     QTableView,
     QToolBar,
     QVBoxLayout,
@@ -22,9 +24,14 @@ from ..controller.controller import VCPUS, Controller
 from .delegates import CellDelegate
 from .table_model import RowTableModel
 
-NAME_COLUMN_WIDTH = 130  # free text: the rest shows in the tooltip and the editor
+#: Free text: the name column grows to this many average characters; the rest shows in the tooltip.
+NAME_COLUMN_CHARS = 40
+#: A table too narrow for everything (a big zoom) shortens the name column to no fewer characters than this.
+NAME_MIN_CHARS = 16
 #: Columns shown earlier than the model order: what happened to a vCPU is read first.
 FRONT_COLUMNS = {VCPUS: (("status", 1),)}
+#: Shown only while the Compare kernels tab compares (the controller then has a comparison).
+COMPARISON_COLUMNS = ("under_b",)
 
 
 class RowTablePanel(QWidget):
@@ -39,6 +46,8 @@ class RowTablePanel(QWidget):
         self.model = model
         self.kind = model.kind
         self._syncing = False
+        #: How many average characters of a name the name column shows (fewer when squeezed).
+        self.name_chars = NAME_COLUMN_CHARS
 
         self.view = QTableView(self)
         self.view.setModel(model)
@@ -62,6 +71,11 @@ class RowTablePanel(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
         header.setHighlightSections(False)
+        for i, col in enumerate(model.columns):
+            header.setSectionHidden(i, not col.shown)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._on_header_menu)
+        header.setToolTip("Right-click to show or hide columns")
         self.view.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
 
@@ -91,6 +105,7 @@ class RowTablePanel(QWidget):
             self.toolbar.addAction(action)
 
         layout = QVBoxLayout(self)
+        self.box = layout
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(2)
         layout.addWidget(self.toolbar)
@@ -106,6 +121,59 @@ class RowTablePanel(QWidget):
         self._resize_pending = True
         controller.scenario_replaced.connect(self._on_scenario_replaced)
         controller.result_changed.connect(self._on_result_changed)
+        controller.comparison_changed.connect(self._on_comparison_changed)
+        self._on_comparison_changed(None)
+        self.resize_columns()
+
+    def _on_comparison_changed(self, _comparison: object) -> None:
+        """B's column is there only while the Compare tab compares and marks (the controller's marks)."""
+        comparison = self.controller.marks
+        keys = [c.key for c in self.model.columns]
+        header = self.view.horizontalHeader()
+        for key in COMPARISON_COLUMNS:
+            if key in keys:
+                i = keys.index(key)
+                was_hidden = header.isSectionHidden(i)
+                header.setSectionHidden(i, comparison is None)
+                if was_hidden and comparison is not None:
+                    self.view.resizeColumnToContents(i)
+
+    def _on_header_menu(self, pos: QPoint) -> None:
+        menu = self.column_menu()
+        menu.exec(self.view.horizontalHeader().mapToGlobal(pos))
+
+    def column_menu(self) -> QMenu:
+        """Show or hide each column (the comparison column follows the Compare tab by itself)."""
+        menu = QMenu(self)
+        header = self.view.horizontalHeader()
+        for i, col in enumerate(self.model.columns):
+            if col.key in COMPARISON_COLUMNS:
+                continue
+            action = menu.addAction(col.title)
+            action.setCheckable(True)
+            action.setChecked(not header.isSectionHidden(i))
+            action.setToolTip(col.tooltip.split("\n")[0])
+            action.toggled.connect(lambda shown, n=i: self.set_column_shown(n, shown))
+        menu.addSeparator()
+        menu.addAction("Default columns").triggered.connect(self.default_columns)
+        return menu
+
+    def set_column_shown(self, column: int, shown: bool) -> None:
+        header = self.view.horizontalHeader()
+        visible = [i for i in range(header.count()) if not header.isSectionHidden(i)]
+        if not shown and visible == [column]:
+            return  # keep at least one column
+        header.setSectionHidden(column, not shown)
+        if shown:
+            self.view.resizeColumnToContents(column)
+            header.resizeSection(column, header.sectionSize(column) + 4)
+
+    def default_columns(self) -> None:
+        header = self.view.horizontalHeader()
+        for i, col in enumerate(self.model.columns):
+            if col.key not in COMPARISON_COLUMNS:
+                header.setSectionHidden(i, not col.shown)
+        self._on_comparison_changed(None)
         self.resize_columns()
 
     def _on_scenario_replaced(self) -> None:
@@ -128,12 +196,82 @@ class RowTablePanel(QWidget):
         return action
 
     def resize_columns(self) -> None:
-        """Fit columns to their content once; the user's widths are kept afterwards."""
-        self.view.resizeColumnsToContents()
+        """Fit columns to their header and content (on open and on zoom); the user's widths stay otherwise."""
+        header = self.view.horizontalHeader()
+        for i in range(header.count()):
+            if not header.isSectionHidden(i):
+                header.resizeSection(i, self.natural_width(i))
+
+    def natural_width(self, column: int) -> int:
+        """What a column needs for its header and cells (free-text names up to NAME_COLUMN_CHARS)."""
+        header = self.view.horizontalHeader()
+        width = max(self.view.sizeHintForColumn(column), header.sectionSizeFromContents(column).width(), 36)
+        if self.model.columns[column].key == "name":
+            width = min(width, self.fontMetrics().averageCharWidth() * self.name_chars)
+        return width
+
+    def fit_width(self, width: int) -> None:
+        """Make the columns fit a panel ``width`` wide: full texts and every default column when there is
+        room; else short texts, then the columns that may be squeezed out go (the column menu has them)."""
         header = self.view.horizontalHeader()
         for i, col in enumerate(self.model.columns):
-            width = max(header.sectionSize(i) + 4, 36)
-            header.resizeSection(i, min(width, NAME_COLUMN_WIDTH) if col.key == "name" else width)
+            if col.squeeze and col.shown:
+                header.setSectionHidden(i, False)
+        self.model.set_compact(False)
+        self.name_chars = NAME_COLUMN_CHARS
+        self.resize_columns()
+        if self.needed_width() <= width:
+            return
+        self.model.set_compact(True)
+        self.resize_columns()
+        for i, col in sorted(enumerate(self.model.columns), key=lambda ic: ic[1].squeeze):
+            if self.needed_width() <= width:
+                return
+            if col.squeeze and not header.isSectionHidden(i):
+                header.setSectionHidden(i, True)
+        # Last: the free-text name gives way (whole in its tooltip and in the map caption).
+        over = self.needed_width() - width
+        if over > 0:
+            self.name_chars = max(NAME_MIN_CHARS, NAME_COLUMN_CHARS - -(-over // self.fontMetrics().averageCharWidth()))
+            self.resize_columns()
+
+    def needed_width(self) -> int:
+        """Panel width that shows every visible column whole (the window sizes the dock from it)."""
+        header = self.view.horizontalHeader()
+        columns = sum(self.natural_width(i) for i in range(header.count()) if not header.isSectionHidden(i))
+        scroll = self.view.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self.view)
+        frame = 2 * self.view.frameWidth()
+        margins = self.box.contentsMargins()
+        return (columns + self.view.verticalHeader().sizeHint().width() + scroll + frame
+                + margins.left() + margins.right() + 2)
+
+    def needed_height(self, max_rows: int = 12) -> int:
+        """Panel height that shows up to ``max_rows`` rows (a horizontal scroll bar included)."""
+        rows = min(self.model.rowCount(), max_rows)
+        scroll = self.view.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self.view)
+        margins = self.box.contentsMargins()
+        return (self.toolbar.sizeHint().height() + self.view.horizontalHeader().sizeHint().height()
+                + rows * self.view.verticalHeader().defaultSectionSize() + scroll + 2 * self.view.frameWidth()
+                + margins.top() + margins.bottom() + self.box.spacing() + 4)
+
+    def cut_columns(self) -> list[str]:
+        """Visible columns whose header text or content does not fit, or that lie outside the view."""
+        header = self.view.horizontalHeader()
+        right = self.view.viewport().width()
+        out = []
+        for i, col in enumerate(self.model.columns):
+            if header.isSectionHidden(i):
+                continue
+            size = header.sectionSize(i)
+            pos = header.sectionViewportPosition(i)
+            title_need = header.fontMetrics().horizontalAdvance(col.title) + 2 * header.style().pixelMetric(
+                QStyle.PixelMetric.PM_HeaderMargin, None, header)
+            content_need = self.view.sizeHintForColumn(i)
+            if col.key == "name":
+                content_need = min(content_need, self.fontMetrics().averageCharWidth() * self.name_chars)
+            if size < title_need or size < content_need or pos < 0 or pos + size > right:
+                out.append(col.title)
+        return out
 
     # ----- selection ---------------------------------------------------------
 

@@ -86,6 +86,13 @@ class VcpuTableModel(RowTableModel):
             found = self._badges[row] = vcpu_badge(self._ev, row)
         return found
 
+    def stand_in(self, item: Vcpu, key: str) -> tuple[str, str] | None:
+        if key == "logical_id" and item.x2apic_mode:
+            why = ("in x2APIC mode KVM derives the LDR from the x2APIC ID: "
+                   "((id >> 4) << 16) | 1 << (id & 0xf); the xAPIC logical ID is kept for a switch back")
+            return f"{item.x2apic_ldr:#x}", why
+        return None
+
     def ignored(self, item: Vcpu, key: str) -> str:
         if item.x2apic_mode:
             return _X2APIC_IGNORES.get(key, "")
