@@ -12,7 +12,8 @@ from ...model import vcpu_status as vs
 from ...model.numbers import fmt_id
 from ..controller.controller import VCPUS
 from ..viewmodels.columns import VCPU_COLUMNS
-from .table_model import COLOURS, RowTableModel
+from . import palette
+from .table_model import COLOURS, IGNORED_FG, RowTableModel
 
 _X2APIC_IGNORES = {"xapic_id": "ignored: in x2APIC mode the APIC ID is the vCPU ID",
                    "logical_id": "ignored: in x2APIC mode the LDR is derived from the vCPU ID",
@@ -116,7 +117,7 @@ class VcpuTableModel(RowTableModel):
             if role == Qt.ItemDataRole.BackgroundRole:
                 return QBrush(COLOURS[badge.level])
             if role == Qt.ItemDataRole.ForegroundRole:
-                return QBrush(Qt.GlobalColor.black)
+                return QBrush(palette.qcolor(palette.FLAGGED_TEXT))
             if role == Qt.ItemDataRole.FontRole and badge.level in ("bad", "warn"):
                 return self._bold
             return None
@@ -126,7 +127,7 @@ class VcpuTableModel(RowTableModel):
             if key == "ldr":
                 return f"{v.x2apic_ldr:#x}"
         if role == Qt.ItemDataRole.ForegroundRole and key == "ldr" and not v.x2apic_mode:
-            return QBrush(Qt.GlobalColor.gray)
+            return QBrush(IGNORED_FG)
         if role == Qt.ItemDataRole.ToolTipRole and key == "ldr" and not v.x2apic_mode:
             return "Not in use: this vCPU is in xAPIC mode (its logical ID and DFR count instead)"
         return None
