@@ -21,6 +21,11 @@ EVAL_FORMAT = "apicviz-evaluation"
 
 def physical_aliases(scenario: Scenario) -> dict[int, list[int]]:
     """Effective physical IDs held by more than one present vCPU -> vCPU indexes."""
+    return {pid: idxs for pid, idxs in physical_groups(scenario).items() if len(idxs) > 1}
+
+
+def physical_groups(scenario: Scenario) -> dict[int, list[int]]:
+    """Effective physical ID (xAPIC ID in xAPIC mode, x2APIC ID in x2APIC mode) -> present vCPU indexes."""
     seen: dict[int, list[int]] = {}
     for idx, v in enumerate(scenario.vcpus):
         apic = v.apic  # Vcpu.present and Vcpu.physical_id, inlined for big VMs
@@ -32,7 +37,7 @@ def physical_aliases(scenario: Scenario) -> dict[int, list[int]]:
             seen[pid] = [idx]
         else:
             same.append(idx)
-    return {pid: idxs for pid, idxs in seen.items() if len(idxs) > 1}
+    return seen
 
 
 def logical_aliases(scenario: Scenario) -> dict[int, list[int]]:
@@ -84,6 +89,39 @@ class Evaluation:
             from .vcpu_status import VcpuStatus  # it reads this Evaluation: imported here, not at the top
 
             found = self.__dict__["_vcpu_status"] = VcpuStatus(self)
+        return found
+
+    @property
+    def physical_groups(self) -> dict[int, list[int]]:
+        """Every effective physical ID -> the present vCPUs answering to it (built on first use)."""
+        found = self.__dict__.get("_physical_groups")
+        if found is None:
+            found = self.__dict__["_physical_groups"] = physical_groups(self.scenario)
+        return found
+
+    @property
+    def slot_losers(self) -> dict[int, list[int]]:
+        """phys_map slot -> present vCPUs that want it but are not in it, in creation order.
+
+        They lost it in the recalculation (``phys_losers``) or answer to the same
+        APIC ID as its holder (an alias). Without a map the first vCPU of each
+        APIC ID stands for it and the others are listed.
+        """
+        found = self.__dict__.get("_slot_losers")
+        if found is None:
+            amap = self.result.map
+            wanted: dict[int, set[int]] = {}
+            for slot, idxs in self.result.phys_losers.items():
+                wanted.setdefault(slot, set()).update(idxs)
+            for slot, idxs in self.aliases_physical.items():
+                wanted.setdefault(slot, set()).update(idxs)
+            found = {}
+            for slot, members in wanted.items():
+                holder = amap.phys_map.get(slot) if amap is not None else min(members)
+                rest = sorted(i for i in members if i != holder)
+                if rest:
+                    found[slot] = rest
+            self.__dict__["_slot_losers"] = found
         return found
 
     def verdict(self, n: int) -> Verdict:

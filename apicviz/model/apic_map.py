@@ -130,6 +130,28 @@ def logical_lookup(mode: str, max_apic_id: int, dest: int) -> tuple[str, int, in
     return None
 
 
+def lowest_slot(base: int, mask: int) -> int:
+    """The slot a logical ID is written to: its lowest set bit (a multi-bit ID occupies only that one)."""
+    return base + (mask & -mask).bit_length() - 1
+
+
+def logical_slot(mode: str, logical_id: int) -> int | None:
+    """The one slot of the flat/cluster table that ``logical_id`` selects in ``mode`` (section 4.2).
+
+    None when it selects no slot or several: a cluster-format ID such as 0x21 means bits 0 and 5 to a
+    flat table, not one slot.
+    """
+    if mode not in ("flat", "cluster"):
+        return None
+    found = logical_lookup(mode, 0, logical_id)
+    if found is None:
+        return None
+    _table, base, mask = found
+    if not mask or mask & (mask - 1):
+        return None
+    return lowest_slot(base, mask)
+
+
 def _mode_of_flags(flags: int) -> str:
     return _FLAG_NAMES.get(flags, "disabled")
 
@@ -253,8 +275,7 @@ def _recalculate_old(scenario: Scenario, behaviour: Behaviour, max_id: int, note
             if note and ldr:
                 note(Step(idx, "logical-skip", f"{v.label()}: logical ID {fmt_id(ldr)} selects no slot"))
             continue
-        bit = (mask & -mask).bit_length() - 1
-        slot = base + bit
+        slot = lowest_slot(base, mask)
         if table == "phys":
             if slot != v.id:
                 old = phys.get(slot)
@@ -362,8 +383,7 @@ def _recalculate_6_3(scenario: Scenario, behaviour: Behaviour, max_id: int, note
             if note:
                 note(Step(idx, "logical-skip", f"{v.label()}: logical ID {fmt_id(v.logical_id)} selects no slot"))
             continue
-        bit = (mask & -mask).bit_length() - 1
-        slot = base + bit
+        slot = lowest_slot(base, mask)
         if mask & (mask - 1):
             mode = "disabled"
             logical_reason = f"logical ID {fmt_id(v.logical_id)} of {v.label()} covers more than one bit"

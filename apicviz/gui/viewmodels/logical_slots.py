@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...model import Evaluation, Route
+from ...model.apic_map import logical_slot
 from ...model.numbers import fmt_id
 from .map_slots import DIRECT, DROPPED, EMPTY, EXTRA, TARGET, MapSlots, SlotInfo
 
@@ -81,15 +82,9 @@ def _xapic(ev: Evaluation, phys: MapSlots, mode: str, title: str) -> LogicalLayo
     read = {slot for t, slot in route.slots if t == "logical"} if route is not None else set()
     losers: dict[int, list[int]] = {}
     for key, idxs in ev.aliases_logical.items():
-        if mode == "flat":
-            if key & (key - 1) or key > 0xFF:
-                continue
-            slot = key.bit_length() - 1
-        else:
-            low = key & 0xF
-            if not low or low & (low - 1):
-                continue
-            slot = (key >> 4) * 4 + low.bit_length() - 1
+        slot = logical_slot(mode, key)  # the model's lookup: the slot that one-bit ID selects
+        if slot is None:
+            continue
         holder = table[slot]
         losers[slot] = [i for i in idxs if i != holder]
     markers: dict[int, list[tuple[str, int]]] = {}

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ...model import Evaluation, Route
 from ...model.numbers import fmt_id
+from ...model.vcpu_status import XAPIC_ID_MODIFIED
 
 COLUMNS = 16
 XAPIC_ROWS = 0x10  # rows 0x00..0xf0 (IDs 0..0xff) are always shown
@@ -100,13 +101,10 @@ class MapSlots:
             self.would: dict[int, list[int]] = {}
         else:
             # No map: show where each present vCPU would sit (its effective physical ID).
-            self.would = {}
-            for idx, v in enumerate(self.vcpus):
-                if v.present:
-                    self.would.setdefault(v.physical_id, []).append(idx)
+            self.would = ev.physical_groups
             self.holders = {slot: idxs[0] for slot, idxs in self.would.items()}
             self.kinds = {}
-        self.losers_by_slot = self._losers()
+        self.losers_by_slot = ev.slot_losers
         self.conflict = res.alias_conflict
         self._slots_of: dict[int, list[int]] | None = None
         self.selected: set[int] = set()  # slots
@@ -123,21 +121,6 @@ class MapSlots:
         self._busy: set[int] = set()
 
     # ----- the map itself ----------------------------------------------------
-
-    def _losers(self) -> dict[int, list[int]]:
-        ev = self.ev
-        out: dict[int, set[int]] = {}
-        for slot, idxs in ev.result.phys_losers.items():
-            out.setdefault(slot, set()).update(idxs)
-        for slot, idxs in ev.aliases_physical.items():
-            out.setdefault(slot, set()).update(idxs)
-        result: dict[int, list[int]] = {}
-        for slot, members in out.items():
-            holder = self.holders.get(slot)
-            rest = sorted(i for i in members if i != holder)
-            if rest:
-                result[slot] = rest
-        return result
 
     def slots_of(self, idx: int) -> list[int]:
         """Slots that hold vCPU ``idx`` (two with the hotplug hack), or where it would sit."""
@@ -346,8 +329,9 @@ class MapSlots:
             mode = "x2APIC mode"
         else:
             mode = f"xAPIC mode, xAPIC ID {fmt_id(v.xapic_id)}"
-            if v.xapic_id != v.id & 0xFF:
-                mode += f" (guest rewrote APIC_ID; reset value {fmt_id(v.id & 0xFF)})"
+            modified = [st for st in self.ev.vcpu_status.of(idx) if st.code == XAPIC_ID_MODIFIED]
+            if modified:
+                mode += f" (guest rewrote APIC_ID; reset value {fmt_id(modified[0].fields['expected'])})"
         sw = "" if v.sw_enabled else ", software-disabled"
         return f"vCPU {fmt_id(v.id)} (#{idx}, {mode}{sw})"
 
