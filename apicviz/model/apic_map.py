@@ -44,6 +44,8 @@ class Step:
     text: str
     slot: int | None = None
     table: str = "phys"  # "phys" or "logical"
+    #: For a write into phys_map: why the slot holds the vCPU (SLOT_DIRECT, SLOT_HOTPLUG, SLOT_LOGICAL).
+    kind: str = ""
 
 
 @dataclass
@@ -210,7 +212,8 @@ class _PhysWriter:
         if self.note:
             what = "its x2APIC ID" if v.x2apic_mode else f"its x2APIC ID ({hotplug_why})"
             extra = f", replacing vCPU {fmt_id(self.vcpus[replaced].id)}" if replaced is not None else ""
-            self.note(Step(idx, "phys", f"{v.label()} → phys_map[{fmt_id(vid)}], {what}{extra}", vid))
+            self.note(Step(idx, "phys", f"{v.label()} → phys_map[{fmt_id(vid)}], {what}{extra}", vid,
+                           kind=self.amap.slot_kind[vid]))
 
     def xapic_id(self, idx: int, v: Vcpu) -> None:
         """Slot ``v.xapic_id`` of an xAPIC-mode vCPU: the first vCPU there keeps it."""
@@ -220,7 +223,8 @@ class _PhysWriter:
             phys[xid] = idx
             self.amap.slot_kind[xid] = SLOT_DIRECT
             if self.note:
-                self.note(Step(idx, "phys", f"{v.label()} → phys_map[{fmt_id(xid)}], its xAPIC ID", xid))
+                self.note(Step(idx, "phys", f"{v.label()} → phys_map[{fmt_id(xid)}], its xAPIC ID", xid,
+                               kind=SLOT_DIRECT))
         elif holder != idx:
             self.losers.setdefault(xid, []).append(idx)
             if self.note:
@@ -285,7 +289,7 @@ def _recalculate_old(scenario: Scenario, behaviour: Behaviour, max_id: int, note
                 kinds[slot] = SLOT_LOGICAL
                 if note:
                     note(Step(idx, "phys-overwrite", f"{v.label()}: wrapped x2APIC LDR {fmt_id(ldr)} writes it "
-                                                     f"into phys_map[{fmt_id(slot)}]", slot))
+                                                     f"into phys_map[{fmt_id(slot)}]", slot, kind=SLOT_LOGICAL))
         else:
             if note:
                 old = logical[slot]
@@ -352,7 +356,7 @@ def _recalculate_6_3(scenario: Scenario, behaviour: Behaviour, max_id: int, note
             kinds[pid] = SLOT_DIRECT
             if note:
                 what = "its x2APIC ID" if x2 else "its xAPIC ID"
-                note(Step(idx, "phys", f"{v.label()} → phys_map[{fmt_id(pid)}], {what}", pid))
+                note(Step(idx, "phys", f"{v.label()} → phys_map[{fmt_id(pid)}], {what}", pid, kind=SLOT_DIRECT))
         # Logical part.
         if mode == "disabled":
             continue

@@ -134,24 +134,29 @@ def explain_message(ev: Evaluation, irq: Interrupt, r: Route, brief: bool = Fals
     def add(kind: str, text: str, **kw: Any) -> None:
         lines.append(ExplainLine(kind, text, **kw))
 
+    # Two different things, kept apart in the words: KVM *sends* the message to its targets
+    # (kvm_apic_set_irq), and each target's APIC *accepts* it or not (a software-disabled APIC discards
+    # fixed and lowest-priority messages; without SMM no APIC accepts an SMI).
+    accepted = set(r.accepted)
+    refused = [i for i in r.targets if i not in accepted]
+    takes = f" (accepted by {names(ev, [i for i in r.targets if i in accepted])})" if refused else ""
     if r.path == "fast":
-        add(PATH, f"Fast path: {r.fast_note}. KVM delivers to {names(ev, r.targets)}.")
+        add(PATH, f"Fast path: {r.fast_note}. KVM sends it to {names(ev, r.targets)}{takes}.")
     else:
         add(PATH, f"Slow path: {r.fast_note}; KVM checks every vCPU with kvm_apic_match_dest() "
-                  f"and delivers to {names(ev, r.targets)}.")
+                  f"and sends it to {names(ev, r.targets)}{takes}.")
     if irq.delivery == "lowest" and r.path == "slow" and r.delivery == "lowest":
         rule = ("vector hashing picks candidate (vector mod number of software-enabled matches)"
                 if scenario.kvm.vector_hashing else "the software-enabled match with the smallest arb_prio wins")
         add(RULE, f"Lowest priority on the slow path: {rule}.")
     if r.delivery != irq.delivery:
         add(RULE, "Physical lowest priority to 0xff is a broadcast: the slow path turns it into fixed delivery.")
-    accepted = set(r.accepted)
-    refused = [i for i in r.targets if i not in accepted]
     if refused and r.delivery == "smi":
-        add(REFUSED, f"KVM was built without SMM support (CONFIG_KVM_SMM off, kvm.smm false): the SMI reaches "
-                     f"{names(ev, refused)} but no APIC accepts it.")
+        add(REFUSED, f"KVM was built without SMM support (CONFIG_KVM_SMM off, kvm.smm false): KVM sends the SMI "
+                     f"to {names(ev, refused)}, but no APIC accepts it.")
     elif refused:
-        add(REFUSED, f"Software-disabled APIC(s) {names(ev, refused)} discard the {irq.delivery} message.")
+        add(REFUSED, f"Software-disabled: {names(ev, refused)}. KVM sends the {irq.delivery} message there too, "
+                     f"but a software-disabled APIC discards it, so it is not accepted.")
     losers = ev.result.phys_losers
     for table, slot in r.slots:
         if table == "phys" and slot in losers:
@@ -184,7 +189,14 @@ def explain_message(ev: Evaluation, irq: Interrupt, r: Route, brief: bool = Fals
         if not v.present:
             add(VCPU, f"• {describe_vcpu(v)}: receives nothing (APIC hardware-disabled).", vcpu=idx)
             continue
-        got = "gets it" if idx in targets else "does not get it"
+        if idx not in targets:
+            got = "is not sent it"
+        elif idx in accepted:
+            got = "is sent it and accepts it"
+        elif r.delivery == "smi":
+            got = "is sent it, but without SMM support its APIC does not accept an SMI"
+        else:
+            got = f"is sent it, but its software-disabled APIC discards a {irq.delivery} message (not accepted)"
         mark = "target" if idx in targets else None
         if idx in dropped:
             got, mark = "DROPPED — " + got, "dropped"

@@ -33,3 +33,8 @@ def icon_file() -> Path:
 
 def desktop_file() -> Path:
     return _root() / "apicviz.desktop"
+
+
+def doc_file(name: str) -> Path:
+    """docs/FORMAT.md and docs/KVM-BEHAVIOUR.md, shipped for Help (links in the checkout, files in a wheel)."""
+    return _root() / "docs" / name

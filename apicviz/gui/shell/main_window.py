@@ -30,6 +30,7 @@ from ..views.vcpu_model import VcpuTableModel
 from . import layout, settings
 from .examples_menu import build_examples_menu
 from .file_actions import FileActions, display_name
+from .help_dialogs import build_help_menu
 from .presentation import PresentationZoom
 from .share_actions import ShareActions
 
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         self.compare_dock.visibilityChanged.connect(
             lambda shown: self.compare_view.set_active(shown, closed=self.compare_dock.isHidden()))
         self.step_dock.visibilityChanged.connect(self.step_view.set_active)
+        self.step_view.progress_changed.connect(self.map_view.set_progress)  # the map as built so far
         # Placed once, in their final arrangement (re-arranging added docks leaves stray tab bars).
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.vcpu_dock)
         self.splitDockWidget(self.vcpu_dock, self.lesson_dock, Qt.Orientation.Vertical)
@@ -261,6 +263,8 @@ class MainWindow(QMainWindow):
         self.reset_layout_action.triggered.connect(self.reset_layout)
 
         help_menu = bar.addMenu("&Help")
+        self.help_menu = help_menu
+        build_help_menu(self, help_menu)
         about = help_menu.addAction("&About apicviz")
         about.triggered.connect(self.show_about)
 

@@ -119,6 +119,9 @@ class MapSlots:
         self.extra_rows: set[int] = set()
         self._rows: list[int] | None = None
         self._busy: set[int] = set()
+        #: The step-through's half-built map (model.replay.BuiltSoFar), or None for the finished one.
+        self.progress = None
+        self._final = (self.holders, self.kinds, self.optimized, self.would, self.losers_by_slot, self.conflict)
 
     # ----- the map itself ----------------------------------------------------
 
@@ -137,6 +140,17 @@ class MapSlots:
             return sorted(found)
         v = self.vcpus[idx]
         return [v.physical_id] if v.present else []
+
+    def set_progress(self, built) -> None:
+        """Show the map as the recalculation has built it so far (``built``), or the finished map (None)."""
+        self.progress = built
+        final = self._final
+        if built is not None and built.gave_up is None and not built.complete:
+            # Mid-way: only the slots written so far, no aliasing marks yet (they belong to the result).
+            final = (built.phys_map, built.slot_kind, True, {}, {}, None)
+        self.holders, self.kinds, self.optimized, self.would, self.losers_by_slot, self.conflict = final
+        self._slots_of = None
+        self._rows = None
 
     def state(self, apic_id: int) -> str:
         if apic_id in self.holders:

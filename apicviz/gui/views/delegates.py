@@ -73,6 +73,9 @@ class CellDelegate(QStyledItemDelegate):
                 editor.setCurrentIndex(found)
             elif editor.isEditable():
                 editor.setEditText(text)
+            line = editor.lineEdit()
+            if line is not None:
+                line.selectAll()  # a typed value replaces the old one, as in a plain cell
         elif isinstance(editor, QLineEdit):
             editor.setText(text)
             editor.selectAll()

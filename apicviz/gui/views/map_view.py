@@ -218,6 +218,17 @@ class MapView(QWidget):
 
     # ----- controller signals --------------------------------------------------------
 
+    def set_progress(self, built) -> None:
+        """The step-through's half-built map (model.replay.BuiltSoFar), or None for the finished one."""
+        if self.slots is None or built is self.slots.progress:
+            return
+        self.slots.set_progress(built)
+        self._apply_overlay()
+        self.grid.relayout()
+        ev = self.controller.evaluation
+        self.logical.show_map(ev, self.slots)
+        self._update_texts(ev)
+
     def _on_result_changed(self, results: Results) -> None:
         ev = results.evaluation
         old, self.slots = self.slots, MapSlots(ev)
@@ -298,7 +309,13 @@ class MapView(QWidget):
         self.info.setToolTip(" · ".join(parts).replace("<b>", "").replace("</b>", ""))
         slots = self.slots
         aliased = sorted(slots.losers_by_slot) if slots is not None and amap is not None else []
-        if amap is None:
+        built = slots.progress if slots is not None else None
+        if built is not None and built.gave_up is None and not built.complete:
+            level = "ok"
+            text = (f"<b>Step {built.upto + 1} of {built.total}</b>: the map as built so far — "
+                    f"{len(built.phys_map):,} phys_map slot(s) written; later steps are not drawn yet.")
+            tip = "The Step through the recalculation tab replays kvm_recalculate_apic_map(); leave it for the result."
+        elif amap is None:
             level = "none"
             text = f"<b>NO OPTIMIZED MAP</b> — {html.escape(res.reason or 'the map pointer is NULL')}."
             tip = ("Grey hatched slots show where each vCPU would sit (its effective APIC ID)"

@@ -7,7 +7,7 @@ concerned, so the map view highlights where it lands.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...model.apic_map import Step
+from ...model.replay import BuiltSoFar, built_so_far
 from ..controller.controller import Controller
 from . import palette
 
@@ -36,6 +37,9 @@ _MARKS = {"alias": "✗ ", "alloc": "✗ ", "logical-disable": "! ", "phys-skip"
 class StepView(QWidget):
     """Next/previous/play through the recalculation of the current scenario."""
 
+    #: The map as built up to the current step (model.replay.BuiltSoFar), or None: show the finished map.
+    progress_changed = Signal(object)
+
     def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
@@ -50,7 +54,7 @@ class StepView(QWidget):
         self.caption.setWordWrap(True)
         self.caption.setTextFormat(Qt.TextFormat.PlainText)
         buttons = QHBoxLayout()
-        self.first_btn = QPushButton("⏮ Start", self)
+        self.first_btn = QPushButton("⇤ Start", self)
         self.prev_btn = QPushButton("◀ Previous", self)
         self.play_btn = QPushButton("▶ Play", self)
         self.next_btn = QPushButton("Next ▶", self)
@@ -87,6 +91,7 @@ class StepView(QWidget):
         self._active = active
         if active and self._stale:
             self._reload()
+        self.progress_changed.emit(self.built())  # away: the map shows the finished result again
 
     def _reload(self) -> None:
         self._stale = False
@@ -108,6 +113,7 @@ class StepView(QWidget):
         self.list.blockSignals(False)
         self.position = -1
         self._update_caption()
+        self.progress_changed.emit(None)
 
     def go(self, position: int) -> None:
         if not self.steps:
@@ -122,7 +128,7 @@ class StepView(QWidget):
             if self.position >= len(self.steps) - 1:
                 self.go(0)
             self.timer.start()
-        self.play_btn.setText("⏸ Pause" if self.timer.isActive() else "▶ Play")
+        self.play_btn.setText("❚❚ Pause" if self.timer.isActive() else "▶ Play")
 
     def _on_tick(self) -> None:
         if self.position >= len(self.steps) - 1:
@@ -133,8 +139,15 @@ class StepView(QWidget):
     def _on_row_changed(self, row: int) -> None:
         self.position = row
         self._update_caption()
+        self.progress_changed.emit(self.built())
         if 0 <= row < len(self.steps) and self.steps[row].vcpu >= 0:
             self.controller.select_vcpus([self.steps[row].vcpu])
+
+    def built(self) -> BuiltSoFar | None:
+        """The half-built map at the current step; None before the first step or while the tab is away."""
+        if not self._active or not 0 <= self.position < len(self.steps):
+            return None
+        return built_so_far(self.steps, self.position)
 
     def _update_caption(self) -> None:
         total = len(self.steps)
