@@ -130,8 +130,8 @@ class Interrupt:
     def describe(self) -> str:
         """Short label: 'IPI from 0x1 to logical 0x3 (fixed, vector 48)'."""
         if self.pv_ipi:
-            return f"PV IPI from {fmt_id(self.source or 0)} to APIC ID {fmt_id(self.dest or 0)} " \
-                   f"({self.delivery}, vector {self.vector})"
+            return (f"PV IPI from {fmt_id(self.source or 0)} to APIC ID {fmt_id(self.dest or 0)} "
+                    f"({self.delivery}, vector {self.vector})")
         who = "MSI" if self.source is None else f"IPI from {fmt_id(self.source)}"
         if self.shorthand != "none":
             where = {"self": "self", "all": "all", "all-but-self": "all but self"}[self.shorthand]
