@@ -362,3 +362,12 @@ def test_sweep_pv_rows_on_the_aliased_example():
 @pytest.mark.parametrize("apic", ["xapic", "x2apic"])
 def test_one_vcpu_vm_has_no_pv_row(kernel, apic):
     assert pv_rows(evaluate(Scenario(kvm=KvmConfig(kernel=kernel), vcpus=[Vcpu(0, apic=apic)]))) == []
+
+
+def test_every_pv_reason_has_text_name_and_class():
+    """Views look reasons up in these tables (chips, cells, hover text): a missing entry would crash them."""
+    from apicviz.model import severity
+
+    for reason in (severity.PV_IPI_NO_MAP, severity.PV_IPI_UNSUPPORTED):
+        assert severity.REASON_TEXT[reason] and severity.REASON_NAME[reason]
+        assert severity.REASON_SEVERITY[reason] in severity.SEVERITY_ORDER

@@ -71,7 +71,7 @@ REASON_TEXT = {
 REASON_NAME = {
     HOTPLUG_HACK: "hotplug hack", NO_8BIT_TRUNCATION: "no 8-bit truncation", BROADCAST_QUIRK: "broadcast quirk",
     FAST_PATH_DIFFERS: "map ≠ slow path", LOWEST_BROADCAST_FIXED: "lowest → fixed broadcast",
-    UNEXPLAINED: "unexplained",
+    UNEXPLAINED: "unexplained", PV_IPI_NO_MAP: "PV IPI: no map", PV_IPI_UNSUPPORTED: "no PV IPIs before 4.19",
 }
 #: The class in a few words.
 SEVERITY_NAME = {
