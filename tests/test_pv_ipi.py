@@ -369,5 +369,6 @@ def test_every_pv_reason_has_text_name_and_class():
     from apicviz.model import severity
 
     for reason in (severity.PV_IPI_NO_MAP, severity.PV_IPI_UNSUPPORTED):
-        assert severity.REASON_TEXT[reason] and severity.REASON_NAME[reason]
+        assert severity.REASON_TEXT[reason]
+        assert severity.REASON_NAME[reason]
         assert severity.REASON_SEVERITY[reason] in severity.SEVERITY_ORDER
