@@ -372,3 +372,21 @@ def test_every_pv_reason_has_text_name_and_class():
         assert severity.REASON_TEXT[reason]
         assert severity.REASON_NAME[reason]
         assert severity.REASON_SEVERITY[reason] in severity.SEVERITY_ORDER
+
+
+def test_a_pv_sweep_message_is_routed_and_explained_as_a_pv_ipi():
+    """A heat-map cell of a PV row explains the PV IPI, not an ICR IPI to the same APIC ID."""
+    from apicviz.model.explain import explain_message
+    from apicviz.model.sweep import SweepMessage, sweep_message
+
+    vcpus = [Vcpu(0, logical_id=1), Vcpu(1, xapic_id=0, logical_id=2)]
+    ev = evaluate(Scenario(kvm=KvmConfig(kernel="upstream"), vcpus=vcpus))
+    routed = sweep_message(ev, SweepMessage("physical", 0, PV_XAPIC))
+    assert routed is not None
+    irq, route = routed
+    assert irq.via == "pv_ipi"
+    assert (route.path, route.pv_ipi_result, route.dropped) == ("pv_ipi", "no_map", [0, 1])
+    assert "-EOPNOTSUPP" in explain_message(ev, irq, route, brief=True)[0].text
+    assert sweep_message(ev, SweepMessage("physical", 0, PV_X2APIC)) is None  # no x2APIC vCPU to send it
+    dests = sweep(ev).destinations
+    assert any(d.senders == (PV_XAPIC,) and d.dest == 0 for d in dests)

@@ -276,7 +276,9 @@ def sweep(ev: Evaluation) -> SweepResult:
         out.checked += d.count * len(d.senders)
         if r is not None:
             out.rows.append(SweepRow(d.dest_mode, d.senders, d.dest, r, count=d.count, residue=d.residue))
-    _sweep_pv_ipis(ev, out)
+    pv = pv_sweep_destinations(ev)
+    _sweep_pv_ipis(ev, pv, out)
+    out.destinations += pv
     return out
 
 
@@ -293,7 +295,19 @@ def _named_physical(ev: Evaluation, top: int) -> set[int]:
     return named
 
 
-def _sweep_pv_ipis(ev: Evaluation, out: SweepResult) -> None:
+def pv_sweep_senders(ev: Evaluation) -> dict[str, int]:
+    """PV IPI sender kind -> vCPU index: the first present vCPU of each mode (none before 4.19)."""
+    router = ev.router
+    senders: dict[str, int] = {}
+    if pv_ipi_supported(ev.scenario.kvm.kernel):
+        if router.xapic_present:
+            senders[PV_XAPIC] = router.xapic_present[0]
+        if router.x2_present:
+            senders[PV_X2APIC] = router.x2_present[0]
+    return senders
+
+
+def pv_sweep_destinations(ev: Evaluation) -> list[SweepDest]:
     """A PV IPI to every physical destination, from one vCPU of each mode (KVM-BEHAVIOUR.md 9.2).
 
     Its outcome depends on the APIC ID alone (one phys_map lookup, and the
@@ -304,38 +318,39 @@ def _sweep_pv_ipis(ev: Evaluation, out: SweepResult) -> None:
     Before 4.19 no guest sends PV IPIs at all.
     """
     router = ev.router
-    if not router.present or not pv_ipi_supported(ev.scenario.kvm.kernel):
-        return
+    group = tuple(pv_sweep_senders(ev))
+    if not group:
+        return []
     top = max([0xFF, *(router.vcpus[i].id for i in router.present)])
     named = _named_physical(ev, top)
-    senders: dict[str, int] = {}
-    if router.xapic_present:
-        senders[PV_XAPIC] = router.xapic_present[0]
-    if router.x2_present:
-        senders[PV_X2APIC] = router.x2_present[0]
-    group = tuple(senders)
-    source = senders[group[0]]
-    irq = Interrupt(dest_mode="physical", delivery="fixed", source=router.vcpus[source].id, via=VIA_PV_IPI)
+    if APIC_BROADCAST not in router.x2_by_id:
+        named.discard(APIC_BROADCAST)
+    out = [SweepDest("physical", dest, group) for dest in sorted(named)]
+    out += [SweepDest("physical", first, group, count=size, residue=residue)
+            for residue, first, size in _classes(named, top)]
+    return out
 
-    def check(dest: int) -> Route | None:
-        if pv_agrees(router, irq, dest, source):
-            return None
-        r = route_pv_ipi(router, irq, dest, source)
-        r.verdict = classify_pv_ipi(router, r, irq)
-        return r
 
-    for dest in sorted(named):
-        if dest == APIC_BROADCAST and APIC_BROADCAST not in router.x2_by_id:
+def _pv_irq(ev: Evaluation, source: int, name: str = "") -> Interrupt:
+    return Interrupt(name=name, dest_mode="physical", delivery="fixed", source=ev.router.vcpus[source].id,
+                     via=VIA_PV_IPI)
+
+
+def _sweep_pv_ipis(ev: Evaluation, dests: list[SweepDest], out: SweepResult) -> None:
+    """Route the PV IPI destinations; keep those where KVM and hardware disagree."""
+    if not dests:
+        return
+    router = ev.router
+    senders = pv_sweep_senders(ev)
+    source = senders[dests[0].senders[0]]
+    irq = _pv_irq(ev, source)
+    for d in dests:
+        out.checked += d.count * len(d.senders)
+        if pv_agrees(router, irq, d.dest, source):
             continue
-        r = check(dest)
-        out.checked += len(group)
-        if r is not None:
-            out.rows.append(SweepRow("physical", group, dest, r))
-    for residue, first, size in _classes(named, top):
-        r = check(first)
-        out.checked += size * len(group)
-        if r is not None:
-            out.rows.append(SweepRow("physical", group, first, r, count=size, residue=residue))
+        r = route_pv_ipi(router, irq, d.dest, source)
+        r.verdict = classify_pv_ipi(router, r, irq)
+        out.rows.append(SweepRow(d.dest_mode, d.senders, d.dest, r, count=d.count, residue=d.residue))
 
 
 def _classes(named: set[int], top: int) -> list[tuple[int, int, int]]:
@@ -369,6 +384,13 @@ class SweepMessage:
 
 def sweep_message(ev: Evaluation, msg: SweepMessage) -> tuple[Interrupt, Route] | None:
     """Route one sweep message in full (for its explanation), or None when its sender kind is gone."""
+    pv = pv_sweep_senders(ev)
+    if msg.sender in pv:
+        irq = _pv_irq(ev, pv[msg.sender], msg.describe())
+        irq.dest = msg.dest
+        route = route_pv_ipi(ev.router, irq, msg.dest, pv[msg.sender])
+        route.verdict = classify_pv_ipi(ev.router, route, irq)
+        return irq, route
     senders = sweep_senders(ev)
     if msg.sender not in senders:
         return None
