@@ -13,7 +13,7 @@ from apicviz import resources
 from apicviz.cli.install_desktop_cmd import data_home, desktop_entry, exec_argument
 
 APICVIZ = Path(sys.executable).with_name("apicviz")
-EXAMPLE_COUNT = 11  # 00 is the first-start example
+EXAMPLE_COUNT = 12  # 00 is the first-start example
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

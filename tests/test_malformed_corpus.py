@@ -87,6 +87,10 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "vector_256.apicviz.json": ("interrupts[0].vector", "256 is out of range"),
     "delivery_extint.apicviz.json": ("interrupts[0].delivery", "fixed, lowest"),
     "interrupts_1025.apicviz.json": ("interrupts", "1025 entries; at most 1024 (the interrupt limit per scenario)"),
+    "pv_ipi_logical.apicviz.json": ("interrupts[0].dest_mode", 'with via "pv_ipi"'),
+    "pv_ipi_without_source.apicviz.json": ("interrupts[0].via", "needs a source vCPU"),
+    "pv_ipi_lowest_priority.apicviz.json": ("interrupts[0].delivery", "use one of fixed, nmi"),
+    "via_hypercall.apicviz.json": ("interrupts[0].via", "use one of icr, pv_ipi"),
 }
 
 FILES = sorted(p.name for p in CORPUS.iterdir() if p.suffix == ".json")
@@ -125,7 +129,7 @@ json_values = st.recursive(
 )
 
 VCPU_KEYS = ["id", "apic", "sw_enabled", "xapic_id", "logical_id", "dfr", "arb_prio"]
-IRQ_KEYS = ["name", "source", "dest_mode", "dest", "shorthand", "delivery", "vector"]
+IRQ_KEYS = ["name", "source", "dest_mode", "dest", "shorthand", "delivery", "vector", "via"]
 KVM_KEYS = ["kernel", "x2apic_api", "vector_hashing", "map_alloc_fails", "smm"]
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .apic_map import MapResult, recalculate
+from .pv_ipi import classify_pv_ipi, route_interrupt
 from .routing import Route, Router
 from .scenario import Scenario, scenario_warnings
 from .severity import AGREED, Verdict, classify, worst
@@ -172,6 +173,7 @@ class Evaluation:
                     "hardware_targets": ids(r.hardware_targets),
                     "dropped": ids(r.dropped),
                     "extra": ids(r.extra),
+                    **({"pv_ipi_result": r.pv_ipi_result} if r.pv_ipi_result is not None else {}),
                     **(r.verdict or AGREED).to_json(vcpu_ids),
                 }
                 for r in self.routes
@@ -189,9 +191,12 @@ def evaluate(scenario: Scenario, same_vcpus_as: Evaluation | None = None) -> Eva
     shared = same_vcpus_as if same_vcpus_as is not None and same_vcpus_as.scenario.vcpus is scenario.vcpus else None
     result = recalculate(scenario)
     router = Router(scenario, result, shared.router if shared is not None else None)
-    routes = [router.route(irq) for irq in scenario.interrupts]
+    routes = [route_interrupt(router, irq) for irq in scenario.interrupts]
     for irq, route in zip(scenario.interrupts, routes, strict=True):
-        route.verdict = classify(route, irq, scenario.vcpus, scenario.kvm)
+        if irq.pv_ipi:
+            route.verdict = classify_pv_ipi(router, route, irq)
+        else:
+            route.verdict = classify(route, irq, scenario.vcpus, scenario.kvm)
     if shared is not None:
         return Evaluation(scenario=scenario, result=result, router=router, routes=routes,
                           warnings=scenario_warnings(scenario), aliases_physical=shared.aliases_physical,

@@ -126,6 +126,10 @@ def explain_message(ev: Evaluation, irq: Interrupt, r: Route, brief: bool = Fals
     need not be one of the scenario's interrupts (the sweep's destinations
     are explained the same way).
     """
+    if r.pv_ipi_result is not None:
+        from .pv_ipi_explain import explain_pv_ipi  # it builds on this module's helpers
+
+        return explain_pv_ipi(ev, irq, r, brief)
     scenario = ev.scenario
     verdict = r.verdict or AGREED
     by_vcpu = {f.vcpu: f.severity for f in verdict.findings}

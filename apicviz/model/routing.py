@@ -44,6 +44,8 @@ class Route:
     source: int | None = None
     #: Severity class and per-vCPU findings (:mod:`.severity`), set by the evaluation and the sweep.
     verdict: Verdict | None = None
+    #: PV IPIs only (path "pv_ipi"): what kvm_pv_send_ipi did (:mod:`.pv_ipi` result codes).
+    pv_ipi_result: str | None = None
 
 
 def mda_for(target: Vcpu, dest: int, has_source: bool, kvm: KvmConfig) -> int:

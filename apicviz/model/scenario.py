@@ -25,6 +25,11 @@ APIC_MODES = ("xapic", "x2apic", "disabled")
 DEST_MODES = ("physical", "logical")
 SHORTHANDS = ("none", "self", "all", "all-but-self")
 DELIVERIES = ("fixed", "lowest", "smi", "nmi", "init", "sipi")
+#: How a vCPU sends a message: its ICR, or the KVM_HC_SEND_IPI hypercall (KVM-BEHAVIOUR.md 9.2).
+VIA_ICR, VIA_PV_IPI = "icr", "pv_ipi"
+VIAS = (VIA_ICR, VIA_PV_IPI)
+#: The delivery modes a Linux guest's PV IPI carries (APIC_DM_FIXED, or APIC_DM_NMI for NMI_VECTOR).
+PV_IPI_DELIVERIES = ("fixed", "nmi")
 
 DFR_FLAT = 0xFFFFFFFF
 DFR_CLUSTER = 0x0FFFFFFF
@@ -111,13 +116,22 @@ class Interrupt:
     shorthand: str = "none"
     delivery: str = "fixed"
     vector: int = 0
+    via: str = VIA_ICR
 
     @property
     def logical(self) -> bool:
         return self.dest_mode == "logical"
 
+    @property
+    def pv_ipi(self) -> bool:
+        """Sent with the KVM_HC_SEND_IPI hypercall rather than an ICR write."""
+        return self.via == VIA_PV_IPI
+
     def describe(self) -> str:
         """Short label: 'IPI from 0x1 to logical 0x3 (fixed, vector 48)'."""
+        if self.pv_ipi:
+            return (f"PV IPI from {fmt_id(self.source or 0)} to APIC ID {fmt_id(self.dest or 0)} "
+                    f"({self.delivery}, vector {self.vector})")
         who = "MSI" if self.source is None else f"IPI from {fmt_id(self.source)}"
         if self.shorthand != "none":
             where = {"self": "self", "all": "all", "all-but-self": "all but self"}[self.shorthand]
@@ -154,6 +168,9 @@ class Scenario:
 def check_interrupt(irq: Interrupt, index: int, vcpus: dict[int, Vcpu], kvm: KvmConfig | None = None) -> None:
     """Cross-field rules of one interrupt (FORMAT.md, "interrupts"; KVM-BEHAVIOUR.md 9.1)."""
     where = f"interrupts[{index}]"
+    if irq.pv_ipi and irq.source is None:
+        raise ScenarioError(f"{where}.via", '"pv_ipi" needs a source vCPU: the KVM_HC_SEND_IPI hypercall is made '
+                                            'by a guest vCPU (an MSI has none)')
     if irq.shorthand != "none" and irq.source is None:
         raise ScenarioError(f"{where}.shorthand", f'"{irq.shorthand}" needs a source vCPU (an MSI has no "self")')
     sender = None
@@ -165,6 +182,9 @@ def check_interrupt(irq: Interrupt, index: int, vcpus: dict[int, Vcpu], kvm: Kvm
             raise ScenarioError(
                 f"{where}.source", f"vCPU {fmt_id(irq.source)} is hardware-disabled and sends nothing"
             )
+    if irq.pv_ipi:
+        _check_pv_ipi(irq, where)
+        return
     if irq.shorthand == "none":
         if irq.dest is None:
             raise ScenarioError(f"{where}.dest", 'required when shorthand is "none"')
@@ -180,6 +200,29 @@ def check_interrupt(irq: Interrupt, index: int, vcpus: dict[int, Vcpu], kvm: Kvm
                 f"{fmt_id(irq.dest)} is out of range for an MSI without 32-bit IDs (an MSI carries destination "
                 f"bits 31:8 only with KVM_X2APIC_API_USE_32BIT_IDS, kvm.x2apic_api.use_32bit_ids); allowed 0..0xff",
             )
+
+
+def _check_pv_ipi(irq: Interrupt, where: str) -> None:
+    """What a PV IPI can carry (FORMAT.md "via", KVM-BEHAVIOUR.md 9.2): one physical APIC ID, fixed or NMI.
+
+    ``dest`` may be any 32-bit APIC ID whatever the sender's mode: the guest
+    passes a bitmap and its lowest APIC ID, not an ICR destination field.
+    """
+    why = "with via \"pv_ipi\""
+    if irq.shorthand != "none":
+        raise ScenarioError(f"{where}.shorthand", f'"{irq.shorthand}" is not possible {why}: the hypercall names '
+                                                  f'APIC IDs in a bitmap (a shorthand bit makes it fail with '
+                                                  f'-KVM_EINVAL); use "none"')
+    if irq.dest_mode != "physical":
+        raise ScenarioError(f"{where}.dest_mode", f'"{irq.dest_mode}" is not possible {why}: the bitmap holds '
+                                                  f'physical APIC IDs (a destination-mode bit makes it fail with '
+                                                  f'-KVM_EINVAL); use "physical"')
+    if irq.delivery not in PV_IPI_DELIVERIES:
+        raise ScenarioError(f"{where}.delivery", f'"{irq.delivery}" is not possible {why}: a Linux guest sends '
+                                                 f'fixed IPIs and NMIs this way; use one of '
+                                                 f'{", ".join(PV_IPI_DELIVERIES)}')
+    if irq.dest is None:
+        raise ScenarioError(f"{where}.dest", f"required {why}: the APIC ID whose bit the guest sets")
 
 
 def check_kvm(kvm: KvmConfig) -> None:

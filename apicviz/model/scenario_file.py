@@ -29,6 +29,8 @@ from .scenario import (
     MAX_VCPU_ID,
     MAX_VCPUS,
     SHORTHANDS,
+    VIA_ICR,
+    VIAS,
     Interrupt,
     KvmConfig,
     Scenario,
@@ -45,7 +47,7 @@ _TOP_KEYS = {"format", "version", "title", "notes", "kvm", "vcpus", "interrupts"
 _KVM_KEYS = {"kernel", "x2apic_api", "vector_hashing", "map_alloc_fails", "smm"}
 _X2APIC_API_KEYS = {"use_32bit_ids", "disable_broadcast_quirk"}
 _VCPU_KEYS = {"id", "apic", "sw_enabled", "xapic_id", "logical_id", "dfr", "arb_prio"}
-_IRQ_KEYS = {"name", "source", "dest_mode", "dest", "shorthand", "delivery", "vector"}
+_IRQ_KEYS = {"name", "source", "dest_mode", "dest", "shorthand", "delivery", "vector", "via"}
 
 
 def _object(value: Any, where: str, allowed: set[str]) -> dict[str, Any]:
@@ -158,6 +160,8 @@ def _interrupt(raw: Any, where: str) -> Interrupt:
         irq.dest = parse_int(obj["dest"], f"{where}.dest", 0, U32_MAX)
     if "vector" in obj:
         irq.vector = parse_int(obj["vector"], f"{where}.vector", 0, U8_MAX)
+    if "via" in obj:
+        irq.via = _choice(obj["via"], f"{where}.via", VIAS)
     return irq
 
 
@@ -271,6 +275,8 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
         item["shorthand"] = q.shorthand
         item["delivery"] = q.delivery
         item["vector"] = q.vector
+        if q.via != VIA_ICR:  # written only for PV IPIs, so files without them read as before
+            item["via"] = q.via
         irqs.append(item)
     out["interrupts"] = irqs
     return out

@@ -47,6 +47,8 @@ BROADCAST_QUIRK = "broadcast_quirk"
 FAST_PATH_DIFFERS = "fast_path_differs"
 LOWEST_BROADCAST_FIXED = "lowest_broadcast_fixed"
 UNEXPLAINED = "unexplained"
+PV_IPI_NO_MAP = "pv_ipi_no_map"
+PV_IPI_UNSUPPORTED = "pv_ipi_unsupported"
 BY_DESIGN_REASONS = (HOTPLUG_HACK, NO_8BIT_TRUNCATION, BROADCAST_QUIRK)
 REASON_TEXT = {
     HOTPLUG_HACK: ("hotplug hack: KVM matches a destination above 0xff against the x2APIC ID of an xAPIC-mode "
@@ -60,12 +62,16 @@ REASON_TEXT = {
     LOWEST_BROADCAST_FIXED: ("physical lowest priority to 0xff: KVM's slow path turns it into a fixed broadcast, "
                              "also to software-disabled APICs, where hardware picks one eligible APIC"),
     UNEXPLAINED: "KVM's rules differ from the architecture here",
+    PV_IPI_NO_MAP: ("PV IPI without a map: KVM_HC_SEND_IPI returns -EOPNOTSUPP and has no slow path to fall back "
+                    "on, so the IPI is lost, while an ICR IPI to the same APIC ID would reach this vCPU"),
+    PV_IPI_UNSUPPORTED: ("no KVM_HC_SEND_IPI before Linux 4.19: the hypercall delivers nothing (a Linux guest sees "
+                         "no KVM_FEATURE_PV_SEND_IPI and writes its ICR instead)"),
 }
 #: A few words per reason, for chips, table cells and hover text.
 REASON_NAME = {
     HOTPLUG_HACK: "hotplug hack", NO_8BIT_TRUNCATION: "no 8-bit truncation", BROADCAST_QUIRK: "broadcast quirk",
     FAST_PATH_DIFFERS: "map ≠ slow path", LOWEST_BROADCAST_FIXED: "lowest → fixed broadcast",
-    UNEXPLAINED: "unexplained",
+    UNEXPLAINED: "unexplained", PV_IPI_NO_MAP: "PV IPI: no map", PV_IPI_UNSUPPORTED: "no PV IPIs before 4.19",
 }
 #: The class in a few words.
 SEVERITY_NAME = {
@@ -75,7 +81,7 @@ SEVERITY_NAME = {
 REASON_SEVERITY = {
     HOTPLUG_HACK: KVM_BY_DESIGN, NO_8BIT_TRUNCATION: KVM_BY_DESIGN, BROADCAST_QUIRK: KVM_BY_DESIGN,
     FAST_PATH_DIFFERS: KVM_INCONSISTENT, LOWEST_BROADCAST_FIXED: DIFFERS_FROM_HARDWARE,
-    UNEXPLAINED: DIFFERS_FROM_HARDWARE,
+    UNEXPLAINED: DIFFERS_FROM_HARDWARE, PV_IPI_NO_MAP: KVM_INCONSISTENT, PV_IPI_UNSUPPORTED: DIFFERS_FROM_HARDWARE,
 }
 
 # What a finding is about.

@@ -7,7 +7,9 @@ can reach someone, as an MSI and as an IPI from each APIC mode present,
 with fixed delivery. Only messages someone can send are routed
 (KVM-BEHAVIOUR.md 9.1): an xAPIC-mode sender's ICR and, without
 ``use_32bit_ids``, an MSI have 8 destination bits, so destinations above 0xff
-come from x2APIC-mode senders (and 32-bit MSIs) alone.
+come from x2APIC-mode senders (and 32-bit MSIs) alone. PV IPIs
+(``KVM_HC_SEND_IPI``) to every physical destination, from one vCPU of each
+mode, are rows of their own (``kind`` "pv_ipi").
 
 Destinations above 0xff that no vCPU, map slot or boundary names behave
 alike within their residue mod 256 (only xAPIC-mode APICs, which see the low
@@ -27,12 +29,17 @@ from typing import Any
 
 from .analysis import Evaluation
 from .numbers import fmt_id, id_list
+from .pv_ipi import PATH_PV_IPI, classify_pv_ipi, pv_agrees, pv_ipi_supported, route_pv_ipi
 from .routing import Route
-from .scenario import APIC_BROADCAST, X2APIC_BROADCAST, Interrupt
+from .scenario import APIC_BROADCAST, VIA_PV_IPI, X2APIC_BROADCAST, Interrupt
 from .severity import AGREED, SEVERITY_ORDER, Verdict, classify, finding_text, group_findings, worst
 
 MSI, IPI_XAPIC, IPI_X2APIC = "msi", "ipi-xapic", "ipi-x2apic"
-SENDER_TEXT = {MSI: "MSI", IPI_XAPIC: "IPI from an xAPIC vCPU", IPI_X2APIC: "IPI from an x2APIC vCPU"}
+PV_XAPIC, PV_X2APIC = "pv-ipi-xapic", "pv-ipi-x2apic"
+SENDER_TEXT = {MSI: "MSI", IPI_XAPIC: "IPI from an xAPIC vCPU", IPI_X2APIC: "IPI from an x2APIC vCPU",
+               PV_XAPIC: "PV IPI from an xAPIC vCPU", PV_X2APIC: "PV IPI from an x2APIC vCPU"}
+#: Row kinds: a message written to the ICR (or an MSI), or a KVM_HC_SEND_IPI hypercall.
+KIND_ICR, KIND_PV_IPI = "icr", "pv_ipi"
 
 
 @dataclass
@@ -48,8 +55,13 @@ class SweepRow:
     residue: int | None = None
 
     @property
+    def kind(self) -> str:
+        """``pv_ipi`` for a PV IPI row (no slow path), else ``icr``."""
+        return KIND_PV_IPI if self.route.path == PATH_PV_IPI else KIND_ICR
+
+    @property
     def fast_vs_slow(self) -> bool:
-        return self.route.targets != self.route.slow_path_targets
+        return self.kind == KIND_ICR and self.route.targets != self.route.slow_path_targets
 
     @property
     def kvm_vs_hardware(self) -> bool:
@@ -72,7 +84,8 @@ class SweepRow:
     def describe(self, ev: Evaluation) -> str:
         r = self.route
         senders = "/".join(SENDER_TEXT[s] for s in self.senders)
-        parts = [f"[{self.severity}] {self.dest_text()} ({senders}): KVM {r.path} path → {_ids(ev, r.targets)}"]
+        how = f"PV IPI ({r.pv_ipi_result})" if self.kind == KIND_PV_IPI else f"{r.path} path"
+        parts = [f"[{self.severity}] {self.dest_text()} ({senders}): KVM {how} → {_ids(ev, r.targets)}"]
         if self.fast_vs_slow:
             parts.append(f"slow path → {_ids(ev, r.slow_path_targets)}")
         parts.append(f"hardware → {_ids(ev, r.hardware_targets)}")
@@ -161,12 +174,14 @@ class SweepResult:
             "by_severity": self.by_severity(),
             "rows": [
                 {
+                    "kind": r.kind,
                     "dest_mode": r.dest_mode,
                     "senders": list(r.senders),
                     "dest": r.dest,
                     "count": r.count,
                     "residue": r.residue,
                     "path": r.route.path,
+                    **({"pv_ipi_result": r.route.pv_ipi_result} if r.kind == KIND_PV_IPI else {}),
                     "targets": ids(r.route.targets),
                     "slow_path_targets": ids(r.route.slow_path_targets),
                     "hardware_targets": ids(r.route.hardware_targets),
@@ -226,28 +241,15 @@ def sweep_destinations(ev: Evaluation) -> list[SweepDest]:
             out.append(SweepDest(dest_mode, dest, group, each_sender=dest in specials))
 
     # Physical destinations.
-    named = set(range(0x100))
-    named.update(vcpus[i].id for i in router.present)
+    named = _named_physical(ev, top)
     amap = ev.result.map
-    if amap is not None:
-        named.update(k for k in amap.phys_map if k <= top)
-        if amap.max_apic_id + 1 <= top:
-            named.add(amap.max_apic_id + 1)
     for dest in sorted(named):
         add("physical", dest, tuple(senders) if dest <= 0xFF else wide)
     add("physical", X2APIC_BROADCAST, wide)
     # Classes of unnamed destinations above 0xff, one per residue mod 256.
-    if top > 0xFF and wide:
-        named_by_residue: dict[int, int] = {}
-        for d in named:
-            if d > 0xFF:
-                named_by_residue[d & 0xFF] = named_by_residue.get(d & 0xFF, 0) + 1
-        for residue in range(0x100):
-            size = (top - residue) // 0x100 - (0xFF - residue) // 0x100 if top >= residue else 0
-            size -= named_by_residue.get(residue, 0)
-            if size > 0:
-                first = _first_unnamed(residue, named, top)
-                out.append(SweepDest("physical", first, wide, count=size, residue=residue))
+    if wide:
+        for residue, first, size in _classes(named, top):
+            out.append(SweepDest("physical", first, wide, count=size, residue=residue))
 
     # Logical destinations: every 8-bit value, and each x2APIC cluster's bits.
     for dest in range(1, 0x100):
@@ -293,6 +295,97 @@ def sweep(ev: Evaluation) -> SweepResult:
         out.checked += d.count * len(d.senders)
         if r is not None:
             out.rows.append(SweepRow(d.dest_mode, d.senders, d.dest, r, count=d.count, residue=d.residue))
+    pv = pv_sweep_destinations(ev)
+    _sweep_pv_ipis(ev, pv, out)
+    out.destinations += pv
+    return out
+
+
+def _named_physical(ev: Evaluation, top: int) -> set[int]:
+    """Physical destinations routed one by one: 0..0xff, every vCPU ID and map slot, the map's end."""
+    router = ev.router
+    named = set(range(0x100))
+    named.update(router.vcpus[i].id for i in router.present)
+    amap = ev.result.map
+    if amap is not None:
+        named.update(k for k in amap.phys_map if k <= top)
+        if amap.max_apic_id + 1 <= top:
+            named.add(amap.max_apic_id + 1)
+    return named
+
+
+def pv_sweep_senders(ev: Evaluation) -> dict[str, int]:
+    """PV IPI sender kind -> vCPU index: the first present vCPU of each mode (none before 4.19)."""
+    router = ev.router
+    senders: dict[str, int] = {}
+    if pv_ipi_supported(ev.scenario.kvm.kernel):
+        if router.xapic_present:
+            senders[PV_XAPIC] = router.xapic_present[0]
+        if router.x2_present:
+            senders[PV_X2APIC] = router.x2_present[0]
+    return senders
+
+
+def pv_sweep_destinations(ev: Evaluation) -> list[SweepDest]:
+    """A PV IPI to every physical destination, from one vCPU of each mode (KVM-BEHAVIOUR.md 9.2).
+
+    Its outcome depends on the APIC ID alone (one phys_map lookup, and the
+    hardware reference of a physical IPI is the same from either mode), so
+    one route serves every sender. A guest's bitmap names the APIC IDs of
+    its CPUs: 0xffffffff is nobody's, and 0xff (the xAPIC broadcast) only an
+    x2APIC-mode CPU's, so 0xff is swept only when an x2APIC vCPU has it.
+    Before 4.19 no guest sends PV IPIs at all.
+    """
+    router = ev.router
+    group = tuple(pv_sweep_senders(ev))
+    if not group:
+        return []
+    top = max([0xFF, *(router.vcpus[i].id for i in router.present)])
+    named = _named_physical(ev, top)
+    if APIC_BROADCAST not in router.x2_by_id:
+        named.discard(APIC_BROADCAST)
+    out = [SweepDest("physical", dest, group) for dest in sorted(named)]
+    out += [SweepDest("physical", first, group, count=size, residue=residue)
+            for residue, first, size in _classes(named, top)]
+    return out
+
+
+def _pv_irq(ev: Evaluation, source: int, name: str = "") -> Interrupt:
+    return Interrupt(name=name, dest_mode="physical", delivery="fixed", source=ev.router.vcpus[source].id,
+                     via=VIA_PV_IPI)
+
+
+def _sweep_pv_ipis(ev: Evaluation, dests: list[SweepDest], out: SweepResult) -> None:
+    """Route the PV IPI destinations; keep those where KVM and hardware disagree."""
+    if not dests:
+        return
+    router = ev.router
+    senders = pv_sweep_senders(ev)
+    source = senders[dests[0].senders[0]]
+    irq = _pv_irq(ev, source)
+    for d in dests:
+        out.checked += d.count * len(d.senders)
+        if pv_agrees(router, irq, d.dest, source):
+            continue
+        r = route_pv_ipi(router, irq, d.dest, source)
+        r.verdict = classify_pv_ipi(router, r, irq)
+        out.rows.append(SweepRow(d.dest_mode, d.senders, d.dest, r, count=d.count, residue=d.residue))
+
+
+def _classes(named: set[int], top: int) -> list[tuple[int, int, int]]:
+    """(residue, first member, size) of each class of unnamed destinations in 0x100..top."""
+    if top <= 0xFF:
+        return []
+    named_by_residue: dict[int, int] = {}
+    for d in named:
+        if d > 0xFF:
+            named_by_residue[d & 0xFF] = named_by_residue.get(d & 0xFF, 0) + 1
+    out = []
+    for residue in range(0x100):
+        size = (top - residue) // 0x100 - (0xFF - residue) // 0x100 if top >= residue else 0
+        size -= named_by_residue.get(residue, 0)
+        if size > 0:
+            out.append((residue, _first_unnamed(residue, named, top), size))
     return out
 
 
@@ -310,6 +403,13 @@ class SweepMessage:
 
 def sweep_message(ev: Evaluation, msg: SweepMessage) -> tuple[Interrupt, Route] | None:
     """Route one sweep message in full (for its explanation), or None when its sender kind is gone."""
+    pv = pv_sweep_senders(ev)
+    if msg.sender in pv:
+        irq = _pv_irq(ev, pv[msg.sender], msg.describe())
+        irq.dest = msg.dest
+        route = route_pv_ipi(ev.router, irq, msg.dest, pv[msg.sender])
+        route.verdict = classify_pv_ipi(ev.router, route, irq)
+        return irq, route
     senders = sweep_senders(ev)
     if msg.sender not in senders:
         return None

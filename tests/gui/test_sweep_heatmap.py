@@ -23,7 +23,7 @@ from apicviz.gui.views.explain_view import ExplainView
 from apicviz.gui.views.sweep_view import SweepView
 from apicviz.model import evaluate, scenario_from_dict
 from apicviz.model.severity import SEVERITY_RANK
-from apicviz.model.sweep import IPI_X2APIC, IPI_XAPIC, MSI, SweepMessage, SweepResult, SweepRow, sweep
+from apicviz.model.sweep import IPI_X2APIC, IPI_XAPIC, MSI, PV_XAPIC, SweepMessage, SweepResult, SweepRow, sweep
 
 RED = palette.SEVERITY["kvm_inconsistent"][2]
 AGREE = palette.SEVERITY["agree"][2]
@@ -50,14 +50,20 @@ def make(qtbot, vcpus=ALIASED, **kw) -> tuple[Controller, SweepView]:
 
 def test_matrix_of_a_known_destination():
     m = HeatMatrix(sweep(evaluate(scenario(ALIASED))))
-    assert m.rows == [("physical", MSI), ("physical", IPI_XAPIC), ("logical", MSI), ("logical", IPI_XAPIC)]
+    assert m.rows == [("physical", MSI), ("physical", IPI_XAPIC), ("physical", PV_XAPIC), ("logical", MSI),
+                      ("logical", IPI_XAPIC)]
     c = m.column_of(0x23)
     assert c is not None
     assert m.column_label(c) == "0x23"
-    assert list(m.values[:2, c]) == [SEVERITY_RANK["kvm_inconsistent"]] * 2
-    assert list(m.values[:, m.column_of(5)]) == [SEVERITY_RANK["agree"]] * 4
-    # Nobody sends 0x123: an xAPIC ICR has 8 bits, an MSI without 32-bit IDs too.
-    assert m.column_of(0x123) is None
+    # The PV IPI to 0x23 reads the same slot: vCPU 0x123 is lost there too.
+    assert list(m.values[:3, c]) == [SEVERITY_RANK["kvm_inconsistent"]] * 3
+    assert list(m.values[:, m.column_of(5)]) == [SEVERITY_RANK["agree"]] * 5
+    # No ICR or MSI sends 0x123 (an xAPIC ICR has 8 bits, an MSI without 32-bit IDs too); a PV IPI names
+    # any APIC ID and reaches vCPU 0x123 at its hotplug slot, where hardware adds vCPU 0x23 (by design).
+    big = m.column_of(0x123)
+    assert big is not None
+    assert list(m.values[[0, 1, 3, 4], big]) == [NOT_SENT] * 4
+    assert m.values[2, big] == SEVERITY_RANK["kvm_by_design"]
     cell = m.cell(0, c)
     assert cell is not None
     assert cell.severity == "kvm_inconsistent"

@@ -16,12 +16,25 @@ import numpy as np
 from ...model import Evaluation
 from ...model.numbers import fmt_id
 from ...model.severity import AGREE, REASON_NAME, SEVERITY_NAME, SEVERITY_ORDER, SEVERITY_RANK
-from ...model.sweep import IPI_X2APIC, IPI_XAPIC, MSI, SENDER_TEXT, SweepMessage, SweepResult, SweepRow
+from ...model.sweep import (
+    IPI_X2APIC,
+    IPI_XAPIC,
+    MSI,
+    PV_X2APIC,
+    PV_XAPIC,
+    SENDER_TEXT,
+    SweepMessage,
+    SweepResult,
+    SweepRow,
+)
 
 #: Value of a cell that the sweep did not route (that sender cannot name that destination).
 NOT_SENT = -1
-SENDER_SHORT = {MSI: "MSI", IPI_XAPIC: "xAPIC IPI", IPI_X2APIC: "x2APIC IPI"}
-ROW_ORDER = tuple((mode, sender) for mode in ("physical", "logical") for sender in (MSI, IPI_XAPIC, IPI_X2APIC))
+SENDER_SHORT = {MSI: "MSI", IPI_XAPIC: "xAPIC IPI", IPI_X2APIC: "x2APIC IPI", PV_XAPIC: "xAPIC PV IPI",
+                PV_X2APIC: "x2APIC PV IPI"}
+#: PV IPIs are physical only: their rows follow the physical ICR rows.
+ROW_ORDER = (*(("physical", s) for s in (MSI, IPI_XAPIC, IPI_X2APIC, PV_XAPIC, PV_X2APIC)),
+             *(("logical", s) for s in (MSI, IPI_XAPIC, IPI_X2APIC)))
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,11 @@ from PySide6.QtGui import QFont
 from ...model import Evaluation
 from ...model.numbers import fmt_id, id_list
 from ...model.severity import KVM_INCONSISTENT, REASON_NAME, SEVERITY_NAME, SEVERITY_RANK
-from ...model.sweep import IPI_X2APIC, IPI_XAPIC, MSI, SweepRow
+from ...model.sweep import IPI_X2APIC, IPI_XAPIC, KIND_PV_IPI, MSI, PV_X2APIC, PV_XAPIC, SweepRow
 from . import palette
 
-SENDER_SHORT = {MSI: "MSI", IPI_XAPIC: "xAPIC IPI", IPI_X2APIC: "x2APIC IPI"}
+SENDER_SHORT = {MSI: "MSI", IPI_XAPIC: "xAPIC IPI", IPI_X2APIC: "x2APIC IPI", PV_XAPIC: "xAPIC PV IPI",
+                PV_X2APIC: "x2APIC PV IPI"}
 SORT_ROLE = Qt.ItemDataRole.UserRole
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -53,6 +54,8 @@ class Column:
 
 
 def _path(ev: Evaluation, r: SweepRow) -> str:
+    if r.kind == KIND_PV_IPI:
+        return f"PV IPI: {r.route.pv_ipi_result}"
     return f"{r.route.path} (≠ slow)" if r.fast_vs_slow else r.route.path
 
 
@@ -73,9 +76,12 @@ COLUMNS: list[Column] = [
            "Destination field; a class row stands for every unnamed ID above 0xff with the same low byte"),
     Column("Mode", lambda ev, r: r.dest_mode, lambda ev, r: r.dest_mode, "Physical or logical destination mode"),
     Column("Senders", lambda ev, r: ", ".join(SENDER_SHORT[s] for s in r.senders),
-           lambda ev, r: r.senders, "Who sends it: an MSI, or an IPI from an xAPIC- or x2APIC-mode vCPU"),
+           lambda ev, r: r.senders,
+           "Who sends it: an MSI, or an IPI (ICR write) or PV IPI (KVM_HC_SEND_IPI) from an xAPIC- or x2APIC-mode "
+           "vCPU"),
     Column("KVM path", _path, lambda ev, r: (r.route.path, r.fast_vs_slow),
-           "fast: KVM's optimized map handled it; slow: kvm_apic_match_dest() on every vCPU"),
+           "fast: KVM's optimized map handled it; slow: kvm_apic_match_dest() on every vCPU;\n"
+           "PV IPI: the hypercall's result (delivered, no_map: -EOPNOTSUPP, above_max_apic_id)"),
     Column("KVM targets", lambda ev, r: ids_text(ev, r.route.targets), lambda ev, r: len(r.route.targets),
            "Where KVM delivers"),
     Column("Slow-path targets", lambda ev, r: ids_text(ev, r.route.slow_path_targets),
@@ -163,10 +169,12 @@ def _bold() -> QFont:
 
 
 FILTER_ALL, FILTER_DROPPED, FILTER_FAST_SLOW, FILTER_INCONSISTENT = "all", "dropped", "fast-slow", "inconsistent"
+FILTER_PV_IPI = "pv-ipi"
 
 
 class SweepFilter(QSortFilterProxyModel):
-    """All rows, rows with dropped deliveries, rows where fast and slow path disagree, or KVM-inconsistent rows."""
+    """All rows, rows with dropped deliveries, rows where fast and slow path disagree, KVM-inconsistent rows,
+    or PV IPI rows."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -191,6 +199,8 @@ class SweepFilter(QSortFilterProxyModel):
             return bool(row.route.dropped)
         if self.mode == FILTER_INCONSISTENT:
             return row.severity == KVM_INCONSISTENT
+        if self.mode == FILTER_PV_IPI:
+            return row.kind == KIND_PV_IPI
         return row.fast_vs_slow
 
     def lessThan(self, left: ModelIndex, right: ModelIndex) -> bool:

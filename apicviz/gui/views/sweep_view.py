@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...model.severity import KVM_INCONSISTENT
-from ...model.sweep import SweepResult, SweepRow
+from ...model.sweep import KIND_PV_IPI, SweepResult, SweepRow
 from .sweep_heatmap import SweepHeatmap
 from .sweep_model import (
     COLUMNS,
@@ -31,6 +31,7 @@ from .sweep_model import (
     FILTER_DROPPED,
     FILTER_FAST_SLOW,
     FILTER_INCONSISTENT,
+    FILTER_PV_IPI,
     ROW_ROLE,
     SweepFilter,
     SweepTableModel,
@@ -39,7 +40,7 @@ from .sweep_model import (
 PAGE_HEATMAP, PAGE_TABLE = "heatmap", "table"
 PAGES = ((PAGE_HEATMAP, "Heat map"), (PAGE_TABLE, "Table"))
 FILTERS = ((FILTER_ALL, "All"), (FILTER_INCONSISTENT, "Inconsistent"), (FILTER_DROPPED, "Dropped"),
-           (FILTER_FAST_SLOW, "Fast≠slow"))
+           (FILTER_FAST_SLOW, "Fast≠slow"), (FILTER_PV_IPI, "PV IPI"))
 
 
 class SweepView(QWidget):
@@ -129,8 +130,10 @@ class SweepView(QWidget):
         dropped = sum(1 for r in result.rows if r.route.dropped)
         fast_slow = sum(1 for r in result.rows if r.fast_vs_slow)
         red = result.by_severity()[KVM_INCONSISTENT]
+        pv = sum(1 for r in result.rows if r.kind == KIND_PV_IPI)
         for mode, text, n in ((FILTER_ALL, "All", len(result.rows)), (FILTER_INCONSISTENT, "Inconsistent", red),
-                              (FILTER_DROPPED, "Dropped", dropped), (FILTER_FAST_SLOW, "Fast≠slow", fast_slow)):
+                              (FILTER_DROPPED, "Dropped", dropped), (FILTER_FAST_SLOW, "Fast≠slow", fast_slow),
+                              (FILTER_PV_IPI, "PV IPI", pv)):
             self.buttons[mode].setText(f"{text} ({n:,})")
         self.summary.setText(result.summary(ev))
 
@@ -144,7 +147,7 @@ class SweepView(QWidget):
             b.setVisible(page == PAGE_TABLE)
 
     def set_filter(self, mode: str) -> None:
-        """Show all rows, only rows with dropped deliveries, or only fast≠slow rows."""
+        """Show all rows, only rows with dropped deliveries, only fast≠slow rows, or only PV IPI rows."""
         self.buttons[mode].setChecked(True)
         self.proxy.set_mode(mode)
 
