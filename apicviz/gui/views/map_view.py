@@ -151,6 +151,7 @@ class MapView(QWidget):
         controller.vcpu_selection_changed.connect(self._on_vcpu_selection_changed)
         controller.interrupt_selection_changed.connect(self._on_interrupt_selection_changed)
         controller.comparison_changed.connect(self._on_comparison_changed)
+        controller.host_changed.connect(self._on_host_changed)
         self._on_result_changed(controller.results)
 
     # ----- layout by width ---------------------------------------------------------------
@@ -245,6 +246,9 @@ class MapView(QWidget):
     def _on_comparison_changed(self, _comparison: object) -> None:
         self._refresh_overlay()
 
+    def _on_host_changed(self, _results: object) -> None:
+        self._refresh_overlay()
+
     def _refresh_overlay(self) -> None:
         if self.slots is None:
             return
@@ -276,6 +280,24 @@ class MapView(QWidget):
         marks = ctrl.marks
         slots.set_changed(marks.slots if marks is not None else {}, marks.label_b if marks is not None else "")
         slots.set_overlay(list(ctrl.selected_vcpus), route, n if route is not None else -1, sender)
+        slots.set_host(self._host_marks(n if route is not None else -1))
+
+    def _host_marks(self, interrupt: int) -> dict[int, list[str]]:
+        """Slots of the vCPUs a real kernel treated differently (selected interrupt, else any) -> why."""
+        verdict = self.controller.host_results.shown
+        slots = self.slots
+        if verdict is None or slots is None:
+            return {}
+        index_of = slots.ev.router.index_of
+        marks: dict[int, list[str]] = {}
+        for vcpu_id in sorted(verdict.marked_vcpus(interrupt)):
+            idx = index_of.get(vcpu_id)
+            if idx is None:
+                continue  # a vCPU removed since the answer came in
+            lines = verdict.vcpu_lines(vcpu_id, interrupt)
+            for slot in slots.slots_of(idx):
+                marks.setdefault(slot, []).extend(lines)
+        return marks
 
     # ----- words -----------------------------------------------------------------------
 
