@@ -52,7 +52,7 @@ def test_rows_say_which_answers_differ():
     ]))
     assert [r.state for r in v.rows] == [AGREE, DIFFERS, SETTINGS, SKIPPED]
     assert [r.text for r in v.rows] == ["✓ 0x0, 0x1", "≠ nobody", "✓ nobody (scenario: 0x0, 0x1)", "– skipped"]
-    assert v.summary() == "≠ host 6.18: 2/3 agree, 1 not expressible; 1 differ from the scenario"
+    assert v.summary() == "≠ host 6.18: 2/3 agree, 1 not expressible; 1 unlike the scenario"
     assert v.level == "bad"
     tip = v.tip()
     assert tip.startswith("host Linux 6.18.44-test")
@@ -78,7 +78,7 @@ def test_all_agreeing_is_green_and_a_settings_difference_amber():
     ev_smm = evaluate(scenario(smm=True))
     v2 = verdict(ev_smm, probe_json(agree))
     assert v2.level == "warn"
-    assert v2.summary().endswith("; 1 differ from the scenario")
+    assert v2.summary().endswith("; 1 unlike the scenario")
 
 
 def test_a_scenario_not_probed_skips_every_row():

@@ -143,7 +143,7 @@ def test_smm_in_the_scenario_but_not_on_the_host_is_shown(qtbot):
         cell(window.interrupt_model, 0, "host"), Qt.ItemDataRole.ToolTipRole)
     chip = window.summary.host
     assert chip.level == "warn"
-    assert chip.text().endswith("2/2 agree; 1 differ from the scenario")
+    assert chip.text().endswith("2/2 agree; 1 unlike the scenario")
     assert HOST in window.map_view.slot_info(0).marker_kinds
     assert "did not accept vCPU 0x0, unlike the map" in window.map_view.slots.tooltip(0)
     controller.select_interrupt(1)  # the IPI: nothing differs there, so nothing is marked
@@ -185,6 +185,11 @@ def test_a_contradiction_is_red_in_the_column_the_chip_and_the_map(qtbot, monkey
     assert HOST in window.map_view.slot_info(0).marker_kinds
     assert "did not accept vCPU 0x1" in window.map_view.slots.tooltip(0)
     assert any("a real kernel differs" in t for t in window.map_view.legend.texts())
+    controller.select_interrupt(0)
+    assert "Linux 6.18.44: ≠ 0x0" in window.map_view.caption_text()
+    controller.select_interrupt(1)  # agreed: nothing marked for it, the caption says ✓
+    assert HOST not in window.map_view.slot_info(0).marker_kinds
+    assert "Linux 6.18.44: ✓ 0x0, 0x1" in window.map_view.caption_text()
     report = window.share.report_text()
     assert "**2/3 interrupts agree with the model for this kernel.**" in report
     assert "≠ **differs**" in report

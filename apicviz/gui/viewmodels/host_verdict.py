@@ -126,7 +126,7 @@ class HostVerdict:
         if skipped:
             text += f", {skipped} not expressible"
         if self.count(SETTINGS):
-            text += f"; {self.count(SETTINGS)} differ from the scenario"
+            text += f"; {self.count(SETTINGS)} unlike the scenario"
         return text
 
     def tip(self) -> str:

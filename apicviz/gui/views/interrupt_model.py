@@ -13,7 +13,7 @@ from ...model.severity import AGREE, REASON_NAME, REASON_TEXT, SEVERITY_NAME, SE
 from ..controller.controller import INTERRUPTS
 from ..viewmodels.columns import CELL_IDS, INTERRUPT_COLUMNS, TIP_IDS, column_index
 from ..viewmodels.host_verdict import AGREE as HOST_AGREE
-from ..viewmodels.host_verdict import DIFFERS, SETTINGS, SKIPPED
+from ..viewmodels.host_verdict import DIFFERS, SETTINGS, SKIPPED, HostVerdict
 from . import palette
 from .table_model import COLOURS, IGNORED_FG, RowTableModel
 
@@ -40,10 +40,9 @@ class RouteCells:
     severity_tip: str = ""
     #: The class alone ("KVM inconsistent"), shown when the table is too narrow for the reasons too.
     severity_short: str = "agree"
-    #: The real kernel's answer (the Host column): text, state code (viewmodels.host_verdict), tooltip.
+    #: The real kernel's answer (the Host column): text and state code (viewmodels.host_verdict).
     host: str = ""
     host_state: str = ""
-    host_tip: str = ""
     #: The answer belongs to an earlier edit; the rerun is on its way.
     host_stale: bool = False
 
@@ -86,22 +85,29 @@ class InterruptTableModel(RowTableModel):
                 return f"{shown.header}\n\n{self.columns[section].tooltip}"
         return super().headerData(section, orientation, role)
 
-    def _host_cells(self, n: int) -> tuple[str, str, str, bool]:
-        """The Host cell of interrupt ``n``: text, state, tooltip, stale."""
-        results = self.controller.host_results
-        verdict = results.shown
+    def _host_cells(self, n: int, verdict: HostVerdict | None, fresh: bool) -> tuple[str, str, bool]:
+        """The Host cell of interrupt ``n``: text, state, stale (the tooltip is made when asked for)."""
         if verdict is None:
-            return "", "", "", False
+            return "", "", False
         row = verdict.row(n)
-        fresh = results.shown_fresh
-        now = self.controller.evaluation.scenario.interrupts
+        if row is None or (not fresh and not self._same_interrupt(verdict, n)):
+            return "…", "", True
+        return row.text, row.state, not fresh
+
+    def _same_interrupt(self, verdict: HostVerdict, n: int) -> bool:
+        """Row ``n`` is still the message the verdict was about (rows are replaced when edited)."""
         then = verdict.evaluation.scenario.interrupts
-        if row is None or (not fresh and (n >= len(then) or then[n] is not now[n])):
-            return "…", "", f"{verdict.label}: checking after the last edit…", True
+        now = self.controller.evaluation.scenario.interrupts
+        return n < len(then) and n < len(now) and then[n] is now[n]
+
+    def _host_tip(self, n: int, cells: RouteCells) -> str:
+        verdict = self.controller.host_results.shown
+        if verdict is None:
+            return ""
+        if cells.host == "…":
+            return f"{verdict.label}: checking after the last edit…"
         tip = verdict.cell_tip(n)
-        if not fresh:
-            tip = "(from before the last edit; the rerun is on its way)\n" + tip
-        return row.text, row.state, tip, not fresh
+        return ("(from before the last edit; the rerun is on its way)\n" + tip) if cells.host_stale else tip
 
     def _under_b(self, n: int) -> tuple[str, bool]:
         """Route of interrupt ``n`` under the Compare tab's kernel B, and whether it differs."""
@@ -119,6 +125,8 @@ class InterruptTableModel(RowTableModel):
     def refresh_results(self) -> None:
         ev = self.controller.evaluation
         out = []
+        kernels = self.controller.host_results
+        shown, fresh = kernels.shown, kernels.shown_fresh
         for n, r in enumerate(ev.routes):
             ids = ev.ids
             detail = (f"path: {r.path}\nKVM targets: {id_list(ids(r.targets), TIP_IDS, '—')}\n"
@@ -128,7 +136,7 @@ class InterruptTableModel(RowTableModel):
             if r.fast_note:
                 detail += f"\n{r.fast_note}"
             under_b, changed_under_b = self._under_b(n)
-            host, host_state, host_tip, host_stale = self._host_cells(n)
+            host, host_state, host_stale = self._host_cells(n, shown, fresh)
             verdict = ev.verdict(n)
             names = ", ".join(REASON_NAME[x] for x in verdict.reasons)
             out.append(RouteCells(
@@ -141,7 +149,6 @@ class InterruptTableModel(RowTableModel):
                 changed_under_b=changed_under_b,
                 host=host,
                 host_state=host_state,
-                host_tip=host_tip,
                 host_stale=host_stale,
                 path=r.path,
                 targets=id_list(ids(r.targets), CELL_IDS),
@@ -173,7 +180,7 @@ class InterruptTableModel(RowTableModel):
         if key == "severity":
             return self._severity_data(cells, role)
         if key == "host":
-            return self._host_data(cells, role)
+            return self._host_tip(row, cells) if role == Qt.ItemDataRole.ToolTipRole else self._host_data(cells, role)
         if role == Qt.ItemDataRole.DisplayRole:
             return getattr(cells, key)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -195,8 +202,6 @@ class InterruptTableModel(RowTableModel):
         """The Host cell: ✓ green, ≠ red, settings-only yellow, skipped grey; grey text while stale."""
         if role == Qt.ItemDataRole.DisplayRole:
             return cells.host
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return cells.host_tip
         if role == Qt.ItemDataRole.BackgroundRole and cells.host_state:
             return QBrush(COLOURS[HOST_COLOURS[cells.host_state]])
         if role == Qt.ItemDataRole.ForegroundRole and cells.host_state:

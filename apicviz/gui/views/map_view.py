@@ -29,6 +29,7 @@ from ...model.errors import shorten
 from ...model.numbers import U32_MAX, fmt_id, id_list, parse_int
 from ..controller.comparison import Results
 from ..viewmodels.columns import MAX_CELL_TEXT
+from ..viewmodels.host_verdict import DIFFERS
 from ..viewmodels.map_slots import MapSlots, SlotInfo
 from . import palette
 from .logical_view import LogicalView
@@ -365,6 +366,11 @@ class MapView(QWidget):
             parts.append(palette.rich(f"! extra {_ids(ev, route.extra)}", palette.WARN_TEXT))
         if not route.dropped and not route.extra:
             parts.append(palette.rich("✓ matches hardware", palette.OK_TEXT))
+        verdict = self.controller.host_results.shown
+        row = verdict.row(n) if verdict is not None else None
+        if verdict is not None and row is not None:
+            said = html.escape(f"{verdict.label}: {row.text}")
+            parts.append(palette.rich(said, palette.DROPPED_TEXT) if row.state == DIFFERS else said)
         self.caption.setText(" · ".join(parts))
         self.caption.setToolTip(route.fast_note)
         self.caption.show()
