@@ -287,3 +287,36 @@ def test_the_bug_report_and_the_picture_carry_the_verdict(qtbot, tmp_path):
     right = view.horizontalHeader().sectionViewportPosition(column) + view.columnWidth(column)
     assert 0 <= right <= view.viewport().width(), "the Host column is cut off at the default window size"
     assert "host " in window.summary.text()
+
+
+def test_the_column_and_the_chip_fit_1280x800(qtbot, qapp):
+    """Nothing cut at the default size with the Host column and its chip shown (the layout rules of issue 10)."""
+    require_kvm()
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QStyle
+
+    from apicviz.gui.shell import layout
+
+    laptop = [s for s in QGuiApplication.screens() if s.name() == "laptop"]
+    assert laptop, "the offscreen 1280x800 screen is missing (tests/gui/screens.json)"
+    window = create_main_window(scenario=load_scenario(ALIASED))
+    qtbot.addWidget(window)
+    window.move(laptop[0].availableGeometry().topLeft())
+    window.show()
+    qapp.processEvents()
+    layout.fit_to_screen(window)
+    window.kvm_actions.check_host.trigger()
+    wait_done(qtbot, window.controller)
+    for _ in range(6):
+        qapp.processEvents()
+    panel = window.interrupt_panel
+    assert panel.cut_columns() == []
+    assert window.summary.elided_chips() == []
+    header = panel.view.horizontalHeader()
+    column = host_column(window)
+    title = window.interrupt_model.headerData(column, Qt.Orientation.Horizontal)
+    margin = 2 * header.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin, None, header)
+    assert header.sectionSize(column) >= header.fontMetrics().horizontalAdvance(title) + margin
+    chip = window.summary.host
+    assert chip.contentsRect().width() >= chip.fontMetrics().horizontalAdvance(chip.text())
+    assert window.summary.rect().contains(chip.geometry())
