@@ -24,6 +24,8 @@ def run(argv: list[str]) -> int:
     p.add_argument("--size", default="1280x800", help="window size WIDTHxHEIGHT (default 1280x800)")
     p.add_argument("--interrupt", type=int, default=None, metavar="N", help="select interrupt N (0-based)")
     p.add_argument("--map-only", action="store_true", help="render the map view alone")
+    p.add_argument("--host", action="store_true",
+                   help="run the host check on /dev/kvm first: the Host column, its chip and the PNG carry the verdict")
     args = p.parse_args(argv)
     try:
         width, height = (int(x) for x in args.size.lower().split("x"))
@@ -35,4 +37,5 @@ def run(argv: list[str]) -> int:
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from ..gui.shell.render import render_to_png
 
-    return render_to_png(args.file, args.output, (width, height), args.interrupt, args.map_only, args.force)
+    return render_to_png(args.file, args.output, (width, height), args.interrupt, args.map_only, args.force,
+                         host=args.host)

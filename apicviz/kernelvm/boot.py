@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from .errors import KernelVmError
 #: An AMD CPU with SVM that QEMU's TCG can emulate, so kvm_amd loads inside
 #: even where the host offers no nested virtualization.
 TCG_CPU = "EPYC,+svm,+npt"
+#: How often a cancellable run looks at its ``cancelled`` callable.
+POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -102,8 +105,13 @@ def _guest_script(out: Path, command: list[str], env: dict[str, str]) -> str:
 
 
 def run_in_guest(image: Path, command: list[str], env: dict[str, str] | None = None,
-                 timeout: float = 240.0, memory: str = "2G", cpus: int = 2) -> GuestRun:
-    """Boot IMAGE, run COMMAND as root inside, return the out folder's files."""
+                 timeout: float = 240.0, memory: str = "2G", cpus: int = 2,
+                 cancelled: Callable[[], bool] | None = None) -> GuestRun:
+    """Boot IMAGE, run COMMAND as root inside, return the out folder's files.
+
+    ``cancelled`` (optional) is polled while the guest runs; when it returns
+    true the guest's process group is killed and KernelVmError("cancelled") raised.
+    """
     vng = check_tools()
     runs = cache_root() / "runs"
     runs.mkdir(parents=True, exist_ok=True)
@@ -122,14 +130,16 @@ def run_in_guest(image: Path, command: list[str], env: dict[str, str] | None = N
         with console_file.open("wb") as console:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
                                     env={**os.environ, "PATH": path}, start_new_session=True)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+            ended = _wait(proc, start + timeout, cancelled)
+            if ended != "exited":
+                os.killpg(proc.pid, signal.SIGKILL)  # vng, QEMU and every helper: one session, one group
                 proc.wait()
+                if ended == "cancelled":
+                    raise KernelVmError("cancelled", f"the run of {image.name} was cancelled; the guest was stopped",
+                                        console=_tail(console_file))
                 raise KernelVmError("timeout", f"the guest running {image.name} did not finish within {timeout:.0f} s",
                                     "raise --timeout, or try a smaller scenario",
-                                    console=_tail(console_file)) from None
+                                    console=_tail(console_file))
         seconds = time.monotonic() - start
         console_text = _tail(console_file)
         files = {p.name: p.read_bytes() for p in out.iterdir()
@@ -152,6 +162,20 @@ def run_in_guest(image: Path, command: list[str], env: dict[str, str] | None = N
         return GuestRun(files, accel, seconds, stages, console_text)
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def _wait(proc: subprocess.Popen, deadline: float, cancelled: Callable[[], bool] | None) -> str:
+    """'exited', 'timeout' or 'cancelled': the guest's end, polled so a cancel is seen within POLL_S."""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return "timeout"
+        try:
+            proc.wait(timeout=min(left, POLL_S) if cancelled is not None else left)
+            return "exited"
+        except subprocess.TimeoutExpired:
+            if cancelled is not None and cancelled():
+                return "cancelled"
 
 
 def _tail(path: Path, limit: int = 6000) -> str:

@@ -7,7 +7,7 @@ class KernelVmError(Exception):
 
     ``cause`` is a short code (``no_qemu``, ``no_virtme_ng``, ``not_a_kernel``,
     ``no_kvm``, ``no_9p``, ``boot_failed``, ``timeout``, ``bad_package``,
-    ``guest_failed``) so the window can choose its words without parsing
+    ``guest_failed``, ``cancelled``) so the window can choose its words without parsing
     ``str(exc)``; ``console`` is the tail of the guest console when it matters.
     """
 

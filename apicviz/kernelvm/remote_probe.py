@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,13 +30,15 @@ class KernelChoice:
 
 
 def probe_on_kernel(choice: KernelChoice, files: Sequence[str], sweep: bool = False,
-                    timeout: float = 240.0) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                    timeout: float = 240.0, cancelled: Callable[[], bool] | None = None,
+                    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(one probe JSON object per file, the run's ``vm`` facts), or KernelVmError.
 
     The scenario files are passed by absolute path: the guest sees the host's
     file system read-only at the same places. The probe inside reads the
     kernel's configuration from the staged copy (``APICVIZ_KERNEL_CONFIG``),
-    since the guest's ``/boot`` is the host's.
+    since the guest's ``/boot`` is the host's. ``cancelled`` is polled while the
+    guest runs (the window's Cancel): the guest is killed and KernelVmError("cancelled") raised.
     """
     kernel = choice.resolve()
     image.check_usable(kernel)
@@ -52,7 +54,7 @@ def probe_on_kernel(choice: KernelChoice, files: Sequence[str], sweep: bool = Fa
     env = {"PYTHONPATH": package_root}
     if kernel.config_path:
         env["APICVIZ_KERNEL_CONFIG"] = str(kernel.config_path)
-    run = boot.run_in_guest(staged, command, env=env, timeout=timeout)
+    run = boot.run_in_guest(staged, command, env=env, timeout=timeout, cancelled=cancelled)
     vm = {"image": str(kernel.image), "release": kernel.release, "accel": run.accel,
           "seconds": round(run.seconds, 1), "config_known": kernel.config_known,
           "guest_uptime": {k: round(v, 1) for k, v in run.stages.items()}}

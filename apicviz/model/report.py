@@ -8,9 +8,12 @@ and the report says how to attach the scenario file or a PNG instead.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from .. import __version__
 from .analysis import Evaluation
 from .explain import explain_route
+from .kernel_report import kernel_section
 from .numbers import dfr_text, fmt_id, id_ranges
 from .scenario import Interrupt, Vcpu
 from .scenario_file import scenario_to_text
@@ -114,8 +117,12 @@ def _disagrees(ev: Evaluation, n: int) -> bool:
 
 
 def bug_report(ev: Evaluation, sweep_rows: int | None = None, *, sweep: SweepResult | None = None,
-               limit: int = BUDGET) -> str:
-    """The report as Markdown, at most ``limit`` characters, ending in a newline."""
+               kernels: list[dict[str, Any]] | None = None, limit: int = BUDGET) -> str:
+    """The report as Markdown, at most ``limit`` characters, ending in a newline.
+
+    ``kernels``: what real kernels said about this scenario (the host check, another kernel), each as
+    :mod:`.kernel_report` describes; their verdict follows the map.
+    """
     s = ev.scenario
     res = ev.result
     kvm = s.kvm
@@ -153,6 +160,9 @@ def bug_report(ev: Evaluation, sweep_rows: int | None = None, *, sweep: SweepRes
         if len(aliases) > len(shown):
             out.add(f"- … and {len(aliases) - len(shown)} more")
         out.add("")
+
+    for check in kernels or []:
+        out.add(*kernel_section(check, ev, limit // (8 * max(1, len(kernels or [])))))
 
     _status_section(out, ev, limit // 8)
 

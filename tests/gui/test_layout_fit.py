@@ -63,6 +63,8 @@ def assert_nothing_cut(window) -> None:
     assert window.interrupt_panel.cut_columns() == []
     assert window.summary.elided_chips() == []
     for chip in window.summary.chips:
+        if chip.isHidden():
+            continue  # the host check's chips, while no check is on: not laid out
         text_w = chip.fontMetrics().horizontalAdvance(chip.text())
         assert chip.contentsRect().width() >= text_w, chip.text()
         assert window.summary.rect().contains(chip.geometry()), chip.text()

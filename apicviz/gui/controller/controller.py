@@ -26,11 +26,16 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 from shiboken6 import isValid
 
+from ...kernelvm.remote_probe import KernelChoice
 from ...model import Evaluation, Interrupt, Route, Scenario, evaluate
 from ...model.apic_map import Step, recalculate
 from ...model.compare import Comparison
 from ...model.sweep import SweepMessage, SweepResult, sweep_message
 from .comparison import CompareSettings, Results, compare_with
+from .host_check import HostCheckScheduler
+from .host_results import HostResults
+from .kernel_check import KernelCheckRunner
+from .real_kernels import RealKernels
 from .sweep_scheduler import BACKGROUND_SWEEP_VCPUS, SweepScheduler
 
 __all__ = [
@@ -98,6 +103,8 @@ class Controller(QObject):
     rows_changed = Signal(str, int, int)
     #: An edit was refused; the message names the field and what is allowed.
     edit_refused = Signal(str)
+    #: A real kernel's answer changed (this host's check, another kernel's run): a HostResults.
+    host_changed = Signal(object)
 
     def __init__(self, scenario: Scenario | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -127,6 +134,9 @@ class Controller(QObject):
         self.comparison: Comparison | None = None
         self.results = Results(self.evaluation)
         self.sweeps.schedule(self.evaluation)
+        #: Real kernels: this host's check (rerun after each edit while on) and another kernel's run.
+        self.kernels = RealKernels(self)
+        self.kernels.changed.connect(self.host_changed.emit)
 
     def _on_clean_changed(self, _clean: bool) -> None:
         self.file_state_changed.emit()
@@ -141,6 +151,7 @@ class Controller(QObject):
         self.results = Results(self.evaluation, self.comparison, self._marking)
         self.result_changed.emit(self.results)
         self.sweeps.schedule(self.evaluation)
+        self.kernels.after_rerun(self.evaluation)
 
     @property
     def sweep_result(self) -> SweepResult | None:
@@ -169,6 +180,30 @@ class Controller(QObject):
     def shutdown(self) -> None:
         """The window is closing: no more background work and nothing emitted from it."""
         self.sweeps.shutdown()
+        self.kernels.shutdown()
+
+    # ----- real kernels: this host's check and another kernel's answer -----------------------
+
+    @property
+    def host_results(self) -> HostResults:
+        """What real kernels said, and which answer the Host column shows."""
+        return self.kernels.results
+
+    @property
+    def host_check(self) -> HostCheckScheduler:
+        return self.kernels.host_check
+
+    @property
+    def kernel_check(self) -> KernelCheckRunner:
+        return self.kernels.kernel_check
+
+    def set_host_check(self, on: bool) -> None:
+        """KVM > Check on this host: probe the scenario on /dev/kvm now and after every edit while on."""
+        self.kernels.set_host_check(on, self.evaluation)
+
+    def check_kernel(self, choice: KernelChoice) -> bool:
+        """KVM > Check on another kernel…: boot it in a throwaway VM and probe the scenario as it is now."""
+        return self.kernels.check_kernel(choice, self.evaluation)
 
     # ----- comparison with kernel B ----------------------------------------------
 
@@ -309,6 +344,7 @@ class Controller(QObject):
         self.selected_destination = None
         self.compare_settings = CompareSettings.default_for(scenario.kvm)
         self.undo_stack.clear()
+        self.kernels.scenario_replaced()
         self.scenario_replaced.emit()
         self.rerun()
         self.file_state_changed.emit()

@@ -31,6 +31,7 @@ from . import layout, settings
 from .examples_menu import build_examples_menu
 from .file_actions import FileActions, display_name
 from .help_dialogs import build_help_menu
+from .kvm_actions import KvmActions
 from .presentation import PresentationZoom
 from .share_actions import ShareActions
 
@@ -118,6 +119,8 @@ class MainWindow(QMainWindow):
         self.files.message.connect(self.show_message)
         self.share = ShareActions(controller, self, self.map_view)
         self.share.message.connect(self.show_message)
+        self.kvm_actions = KvmActions(controller, self)
+        self.kvm_actions.message.connect(self.show_message)
         self.zoom = PresentationZoom(self, getattr(self.map_view, "grid", None))
         self.zoom.fitted.connect(self._on_zoom_fitted)
         self.zoom.refused.connect(self.show_message)
@@ -126,6 +129,7 @@ class MainWindow(QMainWindow):
         self.summary = StatusSummary(controller, self)
         self.statusBar().setSizeGripEnabled(False)  # the chips need every pixel at 1280 px
         self.statusBar().addWidget(self.summary, 1)
+        self.statusBar().addPermanentWidget(self.kvm_actions.progress)
         self.statusBar().messageChanged.connect(self._on_message_changed)
         self._build_menus()
 
@@ -261,6 +265,8 @@ class MainWindow(QMainWindow):
         self.reset_layout_action = view_menu.addAction("Reset &Layout")
         self.reset_layout_action.setStatusTip("Panels, columns and window size as on a first start")
         self.reset_layout_action.triggered.connect(self.reset_layout)
+
+        self.kvm_actions.build_menu(bar.addMenu("&KVM"))
 
         help_menu = bar.addMenu("&Help")
         self.help_menu = help_menu

@@ -7,6 +7,7 @@ as the exact scenario.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice
 from PySide6.QtGui import QImage
@@ -18,11 +19,16 @@ from ...model.safe_write import atomic_write
 from ...model.scenario import Scenario
 from ...model.scenario_file import scenario_to_dict
 
+#: What real kernels said (the host check, another kernel): a JSON list, see apicviz.model.kernel_report.
+KERNELS_KEY = "apicviz-kernel-checks"
 
-def embed_scenario(image: QImage, scenario: Scenario) -> QImage:
-    """Attach the scenario (compact JSON, one key without spaces) and the version."""
+
+def embed_scenario(image: QImage, scenario: Scenario, kernels: list[dict[str, Any]] | None = None) -> QImage:
+    """Attach the scenario (compact JSON, one key without spaces), the version, and real kernels' verdicts."""
     image.setText(SCENARIO_KEY, json.dumps(scenario_to_dict(scenario), separators=(",", ":")))
     image.setText(VERSION_KEY, __version__)
+    if kernels:
+        image.setText(KERNELS_KEY, json.dumps(kernels, separators=(",", ":")))
     return image
 
 
@@ -41,9 +47,10 @@ def grab_widget(widget: QWidget) -> QImage:
     return widget.grab().toImage()
 
 
-def save_picture(widget: QWidget, scenario: Scenario, path: str,
-                 replace_read_only: bool = False) -> tuple[int, int]:
-    """Grab ``widget``, embed the scenario, write the PNG atomically (model.safe_write rules); its size."""
-    image = embed_scenario(grab_widget(widget), scenario)
+def save_picture(widget: QWidget, scenario: Scenario, path: str, replace_read_only: bool = False,
+                 kernels: list[dict[str, Any]] | None = None) -> tuple[int, int]:
+    """Grab ``widget``, embed the scenario (and what real kernels said), write the PNG atomically
+    (model.safe_write rules); its size."""
+    image = embed_scenario(grab_widget(widget), scenario, kernels)
     atomic_write(path, png_bytes(image), replace_read_only)
     return image.width(), image.height()

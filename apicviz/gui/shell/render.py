@@ -3,16 +3,21 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from ...model import ScenarioError, load_scenario
 
+#: How long ``--host`` waits for the probe (a 1024-vCPU VM takes a few seconds).
+HOST_TIMEOUT_S = 120.0
+
 
 def render_to_png(path: str, output: str, size: tuple[int, int], interrupt: int | None, map_only: bool,
-                  force: bool = False) -> int:
+                  force: bool = False, host: bool = False) -> int:
     """Render deterministically (fixed size, shipped fonts, no saved settings) and save.
 
     The PNG is exactly ``size``: the window (or with ``map_only`` the map on its
     own) is laid out at that size, and a size it cannot be drawn at is refused.
+    ``host``: run the host check first, so the picture shows its column and chip and carries its verdict.
     """
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     scenario = load_scenario(path)
@@ -46,6 +51,21 @@ def render_to_png(path: str, output: str, size: tuple[int, int], interrupt: int 
     if interrupt is not None:
         controller.select_interrupt(interrupt)
     controller.ensure_sweep()
+    kernels: list[dict[str, Any]] = []
+    if host:
+        info, why = controller.host_check.availability()
+        if info is None:
+            window.close()
+            print(f"apicviz render: --host: {why}", file=sys.stderr)
+            return 2
+        controller.set_host_check(True)
+        controller.host_check.wait(HOST_TIMEOUT_S)
+        verdict = controller.host_results.host.verdict
+        if verdict is None:
+            window.close()
+            print(f"apicviz render: --host: {controller.host_results.host.message or 'no answer'}", file=sys.stderr)
+            return 2
+        kernels = [verdict.report_json()]
     for _ in range(3):
         app.processEvents()
         # Qt retires re-arranged dock tab bars with deleteLater, which only runs in an event loop.
@@ -60,7 +80,8 @@ def render_to_png(path: str, output: str, size: tuple[int, int], interrupt: int 
         window.close()
         raise ScenarioError("--size", f"{size[0]}x{size[1]} is smaller than the {'map' if map_only else 'window'} "
                                       f"can be drawn (at least {least.width()}x{least.height()})")
-    width, height = save_picture(target, controller.scenario, output, replace_read_only=force)
+    width, height = save_picture(target, controller.scenario, output, replace_read_only=force,
+                                 kernels=kernels)
     target.close()
     window.close()
     print(f"wrote {output} ({width}x{height}, scenario embedded)", file=sys.stderr)

@@ -57,6 +57,24 @@ def last_file() -> str | None:
     return str(value) if value else None
 
 
+def recent_kernels() -> list[tuple[str, str]]:
+    """Kernels checked before (KVM > Check on another kernel…): (kernel image, tree or .deb; modules or '')."""
+    out = []
+    for entry in _list(settings().value("kernels/recent")):
+        kernel, _, modules = entry.partition("\n")
+        if kernel:
+            out.append((kernel, modules))
+    return out
+
+
+def add_recent_kernel(kernel: str, modules: str = "") -> list[tuple[str, str]]:
+    entry = (os.path.abspath(kernel), os.path.abspath(modules) if modules else "")
+    kept = [entry] + [k for k in recent_kernels() if k != entry]
+    kept = kept[:MAX_RECENT]
+    settings().setValue("kernels/recent", [f"{k}\n{m}" for k, m in kept])
+    return kept
+
+
 def save_window(geometry: QByteArray, state: QByteArray, version: int = 0) -> None:
     s = settings()
     s.setValue("window/geometry", geometry)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
@@ -12,6 +13,9 @@ from ...model.report import bug_report
 from ..controller.controller import Controller
 from .file_actions import may_replace
 from .picture import save_picture
+
+#: A report or picture asked for right after an edit waits this long for the host check's rerun.
+HOST_WAIT_S = 5.0
 
 
 class ShareActions(QObject):
@@ -51,7 +55,8 @@ class ShareActions(QObject):
             replace = may_replace(self.window, path)
             if replace is None:
                 return False
-            save_picture(widget, self.controller.scenario, path, replace_read_only=replace)
+            save_picture(widget, self.controller.scenario, path, replace_read_only=replace,
+                         kernels=self.kernel_checks())
         except (OSError, ScenarioError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             QMessageBox.critical(self.window, "Cannot export picture", dialog_text(path, reason))
@@ -59,9 +64,16 @@ class ShareActions(QObject):
         self.message.emit(f"Exported {path} (the scenario is embedded: open the PNG in apicviz to get it back)")
         return True
 
+    def kernel_checks(self) -> list[dict[str, Any]]:
+        """What real kernels said about the scenario as it is now (a pending host check is waited for)."""
+        results = self.controller.host_results
+        if results.pending:
+            self.controller.host_check.wait(HOST_WAIT_S)
+        return [verdict.report_json() for verdict in self.controller.host_results.current()]
+
     def report_text(self) -> str:
         sweep = self.controller.ensure_sweep()
-        return bug_report(self.controller.evaluation, sweep=sweep)
+        return bug_report(self.controller.evaluation, sweep=sweep, kernels=self.kernel_checks())
 
     def copy_bug_report(self) -> None:
         QGuiApplication.clipboard().setText(self.report_text())

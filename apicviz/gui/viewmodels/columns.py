@@ -180,6 +180,13 @@ INTERRUPT_COLUMNS: tuple[Column, ...] = (
     Column("path", "Path", "fast: KVM's optimized map decided; slow: KVM checked every vCPU with\n"
            "kvm_apic_match_dest() (no map, or the map could not say)."),
     Column("targets", "Targets", "vCPUs KVM delivers to (kvm_apic_set_irq), by vCPU ID."),
+    Column("host", "Host",
+           "What a real kernel did with this message (KVM > Check on this host, or Check on another kernel…):\n"
+           "✓ the vCPUs it accepted, as the model predicts for that kernel and its configuration;\n"
+           "✓ … (scenario: …) — as predicted for that kernel, but the scenario's own settings (its kernel, SMM,\n"
+           "vector hashing), which the rest of the window shows, give another answer;\n"
+           "≠ the kernel contradicts the model (please report it); – not expressible on a real kernel (hover: why).\n"
+           "Shown while a check is on.", shown=False),
     Column("dropped", "Dropped", "vCPUs the architecture says should get the message but KVM does not deliver to."),
     Column("extra", "Extra", "vCPUs KVM delivers to that real hardware would not."),
     Column("severity", "Class", "How bad the disagreement is (docs/KVM-BEHAVIOUR.md section 10):\n"

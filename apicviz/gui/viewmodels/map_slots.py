@@ -19,10 +19,10 @@ COLUMNS = 16
 XAPIC_ROWS = 0x10  # rows 0x00..0xf0 (IDs 0..0xff) are always shown
 
 EMPTY, DIRECT, HOTPLUG, LOGICAL, WOULD, BEYOND = "empty", "direct", "hotplug", "logical", "would", "beyond"
-TARGET, DROPPED, EXTRA, SENDER, CHANGED = "target", "dropped", "extra", "sender", "changed"
-MARKER_ORDER = (DROPPED, EXTRA, TARGET, SENDER, CHANGED)
+TARGET, DROPPED, EXTRA, SENDER, CHANGED, HOST = "target", "dropped", "extra", "sender", "changed", "host"
+MARKER_ORDER = (DROPPED, EXTRA, TARGET, SENDER, HOST, CHANGED)
 MARKER_TEXT = {TARGET: "✓ target", DROPPED: "✗ DROPPED", EXTRA: "! extra", SENDER: "S sender",
-               CHANGED: "Δ changes under kernel B"}
+               CHANGED: "Δ changes under kernel B", HOST: "≠ a real kernel differs"}
 
 WHY = {
     DIRECT: "its own APIC ID",
@@ -114,6 +114,8 @@ class MapSlots:
         #: Slots whose owner differs under kernel B: slot -> (vCPU id under A, under B); and B's label.
         self.changed: dict[int, tuple[int | None, int | None]] = {}
         self.changed_label = ""
+        #: Slots of vCPUs a real kernel treated differently: slot -> lines saying how (viewmodels.host_verdict).
+        self.host: dict[int, list[str]] = {}
         self.route: Route | None = None
         self.route_index = -1
         self.extra_rows: set[int] = set()
@@ -185,6 +187,12 @@ class MapSlots:
         self.changed = changed
         self.changed_label = label
 
+    def set_host(self, marks: dict[int, list[str]]) -> None:
+        """Slots marked ≠ because a real kernel (the host check, another kernel) differs there."""
+        if marks != self.host:
+            self.host = marks
+            self._rows = None
+
     def changed_text(self, apic_id: int) -> str:
         """'vCPU 0x1 → empty (upstream)' for a slot that changes under kernel B."""
         a, b = self.changed[apic_id]
@@ -216,8 +224,10 @@ class MapSlots:
         self._rows = None
 
     def _markers_of(self, apic_id: int) -> list[tuple[str, int]]:
-        """Route marks of a slot, then Δ when it changes under kernel B."""
+        """Route marks of a slot, then ≠ when a real kernel differs there, then Δ when it changes under kernel B."""
         marks = self.markers.get(apic_id, [])
+        if apic_id in self.host:
+            marks = [*marks, (HOST, -1)]
         if apic_id in self.changed:
             return [*marks, (CHANGED, -1)]
         return marks
@@ -272,14 +282,16 @@ class MapSlots:
 
     def overlay_state(self) -> tuple:
         """The selection and route marks as they are now, for :meth:`overlay_dirty` after a change."""
-        return (frozenset(self.selected), frozenset(self.read), dict(self.markers), self.changed)
+        return (frozenset(self.selected), frozenset(self.read), dict(self.markers), self.changed, self.host)
 
     def overlay_dirty(self, state: tuple) -> set[int]:
         """Slots whose selection outline, read frame or marks differ from ``state``."""
-        selected, read, markers, changed = state
+        selected, read, markers, changed, host = state
         dirty = set(selected ^ self.selected) | set(read ^ self.read) | _values_changed(markers, self.markers)
         if changed is not self.changed:
             dirty |= changed.keys() ^ self.changed.keys()
+        if host is not self.host:
+            dirty |= host.keys() ^ self.host.keys()
         return dirty
 
     # ----- layout --------------------------------------------------------------
@@ -291,6 +303,7 @@ class MapSlots:
             busy.update(s >> 4 for s in self.losers_by_slot)
             busy.update(s >> 4 for s in self.markers)
             busy.update(s >> 4 for s in self.changed)
+            busy.update(s >> 4 for s in self.host)
             busy.update(s >> 4 for s in self.read)
             busy.update(s >> 4 for s in self.selected)
             busy.update(self.extra_rows)
@@ -382,12 +395,15 @@ class MapSlots:
             lines.append("KVM (6.3+) discarded the whole map when the second vCPU collided here")
         if apic_id in self.changed:
             lines.append(f"Δ under kernel B: {self.changed_text(apic_id)}")
-        if self.route is not None and (s.read or any(k != CHANGED for k, _ in s.markers)):
+        if apic_id in self.host:
+            lines.append("≠ a real kernel differs here:")
+            lines.extend(f"  {line}" for line in self.host[apic_id])
+        if self.route is not None and (s.read or any(k not in (CHANGED, HOST) for k, _ in s.markers)):
             lines.append(f"interrupt #{self.route_index}:")
             if s.read:
                 lines.append("  read by the fast path")
             for kind, idx in s.markers:
-                if kind == CHANGED:
+                if kind in (CHANGED, HOST):
                     continue
                 lines.append(f"  {MARKER_TEXT[kind]}: vCPU {fmt_id(self.vcpus[idx].id)}"
                              + (" (lost this slot, so the fast path cannot reach it)"

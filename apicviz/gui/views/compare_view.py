@@ -21,6 +21,7 @@ from ...model.numbers import fmt_id, id_list
 from ..controller.comparison import CompareSettings
 from ..controller.controller import Controller
 from ..viewmodels.columns import MAX_CELL_TEXT
+from ..viewmodels.host_verdict import DIFFERS, SKIPPED, HostVerdict
 from . import palette
 
 
@@ -41,6 +42,7 @@ class CompareView(QWidget):
         self._active = False
         self._engaged = False
         self._shown: Comparison | None = None
+        self._shown_kernels: object = None
         self.kernel = QComboBox(self)
         self.kernel.addItems(list(KERNEL_CHOICES))
         self.kernel.setToolTip("Kernel B: the current scenario is evaluated again with this kernel")
@@ -75,6 +77,7 @@ class CompareView(QWidget):
         self.quirk_off.toggled.connect(self._on_settings_edited)
         controller.result_changed.connect(self._on_result_changed)
         controller.comparison_changed.connect(self._on_comparison_changed)
+        controller.host_changed.connect(self._on_host_changed)
         controller.scenario_replaced.connect(self._show_settings)
 
     # ----- kernel B: chosen here, kept by the controller ------------------------------------
@@ -139,10 +142,26 @@ class CompareView(QWidget):
 
     def _render(self) -> Comparison:
         comp = self.controller.current_comparison()
-        if comp is not self._shown:
+        kernels = self.controller.host_results
+        if comp is not self._shown or kernels is not self._shown_kernels:
             self._shown = comp
+            self._shown_kernels = kernels
             self.browser.setHtml(self._html(comp))
         return comp
+
+    def _on_host_changed(self, _results: object) -> None:
+        self._render_if_shown()
+
+    def real_kernels(self) -> list[tuple[HostVerdict, bool]]:
+        """The real kernels' answers shown beside A and B: (verdict, belongs to the scenario as it is now)."""
+        results = self.controller.host_results
+        out = []
+        host = results.host.verdict if results.host_on else None
+        if host is not None:
+            out.append((host, results.host.fresh))
+        if results.kernel is not None and results.kernel_current:
+            out.append((results.kernel, True))
+        return out
 
     def text(self) -> str:
         self._render()
@@ -185,6 +204,7 @@ class CompareView(QWidget):
         ev = comp.a
         route_rows: list[str] = []
         changed_routes = {ch.index for ch in comp.routes}
+        kernels = self.real_kernels()
         for n, irq in enumerate(ev.scenario.interrupts):
             x, y = route_fields(comp.a, n), route_fields(comp.b, n)
             changed = n in changed_routes
@@ -193,15 +213,43 @@ class CompareView(QWidget):
             route_rows.append(
                 f"<tr{style}><td>{mark}[{n}] {html.escape(shorten(irq.name, MAX_CELL_TEXT) or irq.describe())}</td>"
                 f"<td>{x['path']}: {_ids(x['targets'])}</td><td>{_drop(x['dropped'])}</td>"
-                f"<td>{y['path']}: {_ids(y['targets'])}</td><td>{_drop(y['dropped'])}</td></tr>")
+                f"<td>{y['path']}: {_ids(y['targets'])}</td><td>{_drop(y['dropped'])}</td>"
+                + "".join(_kernel_cell(v, n, fresh) for v, fresh in kernels) + "</tr>")
         if route_rows:
+            kernel_heads = "".join(f"<th>{html.escape(v.label)}{'' if fresh else ' (checking…)'}</th>"
+                                   for v, fresh in kernels)
             parts.append("<p><b>Interrupts</b> (≠ marks a changed route)</p>"
                          "<table border='1' cellpadding='3' cellspacing='0'><tr><th>interrupt</th>"
-                         "<th>A route</th><th>A dropped</th><th>B route</th><th>B dropped</th></tr>"
+                         f"<th>A route</th><th>A dropped</th><th>B route</th><th>B dropped</th>{kernel_heads}</tr>"
                          f"{''.join(route_rows)}</table>")
+        parts.extend(_kernel_notes(v) for v, _fresh in kernels)
         parts.append(f"<p>Dropped deliveries among the interrupts: A {comp.a.dropped_count}, "
                      f"B {comp.b.dropped_count}.</p>")
         return "".join(parts)
+
+
+def _kernel_cell(verdict: HostVerdict, n: int, fresh: bool) -> str:
+    """A real kernel's accepted vCPUs for interrupt ``n``: ✓ as its model predicts, ≠ not, – not expressible."""
+    row = verdict.row(n)
+    if row is None or (not fresh and n >= len(verdict.evaluation.scenario.interrupts)):
+        return "<td>…</td>"
+    text = html.escape(row.text)
+    if row.state == DIFFERS:
+        text = palette.rich(text, palette.DROPPED_TEXT)
+    return f"<td>{text}</td>"
+
+
+def _kernel_notes(verdict: HostVerdict) -> str:
+    """Under the table: which kernel it was, what it was compared with, and why rows were skipped."""
+    lines = [(f"<b>{html.escape(verdict.label)}</b>: {html.escape(verdict.summary())} — the vCPUs that accepted "
+              "each message there, against the model for that kernel's own version and settings "
+              "(✓ as predicted, ≠ contradicts the model, – cannot be expressed on a real kernel). "
+              f"{html.escape(verdict.header)}")]
+    if verdict.notes:
+        lines.append("The scenario's own settings differ there: " + html.escape("; ".join(verdict.notes)) + ".")
+    skips = [r for r in verdict.rows if r.state == SKIPPED]
+    lines += [f"– [{r.index}] {html.escape(r.reason)}" for r in skips[:12]]
+    return "<p>" + "<br>".join(lines) + "</p>"
 
 
 def _drop(values: list[int]) -> str:

@@ -11,9 +11,14 @@ from ...model import Interrupt
 from ...model.numbers import id_list
 from ...model.severity import AGREE, REASON_NAME, REASON_TEXT, SEVERITY_NAME, SEVERITY_TEXT
 from ..controller.controller import INTERRUPTS
-from ..viewmodels.columns import CELL_IDS, INTERRUPT_COLUMNS, TIP_IDS
+from ..viewmodels.columns import CELL_IDS, INTERRUPT_COLUMNS, TIP_IDS, column_index
+from ..viewmodels.host_verdict import AGREE as HOST_AGREE
+from ..viewmodels.host_verdict import DIFFERS, SETTINGS, SKIPPED, HostVerdict
 from . import palette
-from .table_model import COLOURS, RowTableModel
+from .table_model import COLOURS, IGNORED_FG, RowTableModel
+
+#: Host cell background per state (the text says the same: ✓, ≠, –).
+HOST_COLOURS = {HOST_AGREE: "ok", DIFFERS: "bad", SETTINGS: "note", SKIPPED: "off"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,11 @@ class RouteCells:
     severity_tip: str = ""
     #: The class alone ("KVM inconsistent"), shown when the table is too narrow for the reasons too.
     severity_short: str = "agree"
+    #: The real kernel's answer (the Host column): text and state code (viewmodels.host_verdict).
+    host: str = ""
+    host_state: str = ""
+    #: The answer belongs to an earlier edit; the rerun is on its way.
+    host_stale: bool = False
 
 
 class InterruptTableModel(RowTableModel):
@@ -43,10 +53,61 @@ class InterruptTableModel(RowTableModel):
 
     def __init__(self, controller, parent=None) -> None:
         super().__init__(controller, parent)
+        self._host_header = ""
         controller.comparison_changed.connect(self._on_comparison_changed)
+        controller.host_changed.connect(self._on_host_changed)
 
     def _on_comparison_changed(self, _comparison: object) -> None:
         self._on_result_changed(self.controller.evaluation)
+
+    def _on_host_changed(self, _results: object) -> None:
+        self._on_result_changed(self.controller.evaluation)
+        header = self.host_header()
+        if header != self._host_header:
+            self._host_header = header
+            column = column_index(self.columns, "host")
+            self.headerDataChanged.emit(Qt.Orientation.Horizontal, column, column)
+
+    def host_header(self) -> str:
+        """'Host (Linux 6.18.44)' or 'Linux 6.1.0-50-amd64 (VM)': the kernel the column shows."""
+        shown = self.controller.host_results.shown
+        if shown is None:
+            return "Host"
+        return f"Host ({shown.label})" if shown.source == "host" else shown.label
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if (orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.columns)
+                and self.columns[section].key == "host"):
+            shown = self.controller.host_results.shown
+            if role == Qt.ItemDataRole.DisplayRole:
+                return self.host_header()
+            if role == Qt.ItemDataRole.ToolTipRole and shown is not None:
+                return f"{shown.header}\n\n{self.columns[section].tooltip}"
+        return super().headerData(section, orientation, role)
+
+    def _host_cells(self, n: int, verdict: HostVerdict | None, fresh: bool) -> tuple[str, str, bool]:
+        """The Host cell of interrupt ``n``: text, state, stale (the tooltip is made when asked for)."""
+        if verdict is None:
+            return "", "", False
+        row = verdict.row(n)
+        if row is None or (not fresh and not self._same_interrupt(verdict, n)):
+            return "…", "", True
+        return row.text, row.state, not fresh
+
+    def _same_interrupt(self, verdict: HostVerdict, n: int) -> bool:
+        """Row ``n`` is still the message the verdict was about (rows are replaced when edited)."""
+        then = verdict.evaluation.scenario.interrupts
+        now = self.controller.evaluation.scenario.interrupts
+        return n < len(then) and n < len(now) and then[n] is now[n]
+
+    def _host_tip(self, n: int, cells: RouteCells) -> str:
+        verdict = self.controller.host_results.shown
+        if verdict is None:
+            return ""
+        if cells.host == "…":
+            return f"{verdict.label}: checking after the last edit…"
+        tip = verdict.cell_tip(n)
+        return ("(from before the last edit; the rerun is on its way)\n" + tip) if cells.host_stale else tip
 
     def _under_b(self, n: int) -> tuple[str, bool]:
         """Route of interrupt ``n`` under the Compare tab's kernel B, and whether it differs."""
@@ -64,6 +125,8 @@ class InterruptTableModel(RowTableModel):
     def refresh_results(self) -> None:
         ev = self.controller.evaluation
         out = []
+        kernels = self.controller.host_results
+        shown, fresh = kernels.shown, kernels.shown_fresh
         for n, r in enumerate(ev.routes):
             ids = ev.ids
             detail = (f"path: {r.path}\nKVM targets: {id_list(ids(r.targets), TIP_IDS, '—')}\n"
@@ -73,6 +136,7 @@ class InterruptTableModel(RowTableModel):
             if r.fast_note:
                 detail += f"\n{r.fast_note}"
             under_b, changed_under_b = self._under_b(n)
+            host, host_state, host_stale = self._host_cells(n, shown, fresh)
             verdict = ev.verdict(n)
             names = ", ".join(REASON_NAME[x] for x in verdict.reasons)
             out.append(RouteCells(
@@ -83,6 +147,9 @@ class InterruptTableModel(RowTableModel):
                                                                              for x in verdict.reasons]),
                 under_b=under_b,
                 changed_under_b=changed_under_b,
+                host=host,
+                host_state=host_state,
+                host_stale=host_stale,
                 path=r.path,
                 targets=id_list(ids(r.targets), CELL_IDS),
                 dropped=f"DROPPED {id_list(ids(r.dropped), CELL_IDS)}" if r.dropped else "—",
@@ -112,6 +179,8 @@ class InterruptTableModel(RowTableModel):
             return None
         if key == "severity":
             return self._severity_data(cells, role)
+        if key == "host":
+            return self._host_tip(row, cells) if role == Qt.ItemDataRole.ToolTipRole else self._host_data(cells, role)
         if role == Qt.ItemDataRole.DisplayRole:
             return getattr(cells, key)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -126,6 +195,18 @@ class InterruptTableModel(RowTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and flagged:
             return QBrush(palette.qcolor(palette.FLAGGED_TEXT))
         if role == Qt.ItemDataRole.FontRole and flagged:
+            return self._bold
+        return None
+
+    def _host_data(self, cells: RouteCells, role: int) -> Any:
+        """The Host cell: ✓ green, ≠ red, settings-only yellow, skipped grey; grey text while stale."""
+        if role == Qt.ItemDataRole.DisplayRole:
+            return cells.host
+        if role == Qt.ItemDataRole.BackgroundRole and cells.host_state:
+            return QBrush(COLOURS[HOST_COLOURS[cells.host_state]])
+        if role == Qt.ItemDataRole.ForegroundRole and cells.host_state:
+            return QBrush(IGNORED_FG if cells.host_stale else Qt.GlobalColor.black)
+        if role == Qt.ItemDataRole.FontRole and cells.host_state == DIFFERS and not cells.host_stale:
             return self._bold
         return None
 

@@ -16,6 +16,7 @@ from ..viewmodels.map_slots import (
     DROPPED,
     EMPTY,
     EXTRA,
+    HOST,
     HOTPLUG,
     LOGICAL,
     SENDER,
@@ -54,6 +55,10 @@ ENTRIES: list[tuple[SlotInfo, str, str]] = [
     (SlotInfo(0x0, DIRECT, 0, 0x0, markers=[(SENDER, 0)]), "S sender", "The vCPU that sent the selected IPI."),
     (SlotInfo(0x7, DIRECT, 7, 0x7, markers=[(CHANGED, -1)]), "Δ changes under B",
      "Shown while the Compare kernels tab is open: this slot's vCPU differs under kernel B. Purple diamond."),
+    (SlotInfo(0x9, DIRECT, 9, 0x9, markers=[(HOST, -1)]), "≠ a real kernel differs",
+     ("Shown while KVM > Check on this host (or on another kernel) is on: that kernel accepted or refused this\n"
+      "vCPU unlike the map, or unlike the model for that kernel — for the selected interrupt, or for any\n"
+      "interrupt when none is selected. Hover the slot for which and why. Blue hexagon.")),
     (SlotInfo(0x6, DIRECT, 6, 0x6, read=True), "read by fast path",
      "Dashed blue frame: the slot(s) KVM's fast path looked up for the selected interrupt."),
     (SlotInfo(0x8, DIRECT, 8, 0x8, selected=True), "selected vCPU", "Thick black frame: the selected vCPU(s)."),

@@ -29,6 +29,7 @@ from ...model.errors import shorten
 from ...model.numbers import U32_MAX, fmt_id, id_list, parse_int
 from ..controller.comparison import Results
 from ..viewmodels.columns import MAX_CELL_TEXT
+from ..viewmodels.host_verdict import DIFFERS
 from ..viewmodels.map_slots import MapSlots, SlotInfo
 from . import palette
 from .logical_view import LogicalView
@@ -151,6 +152,7 @@ class MapView(QWidget):
         controller.vcpu_selection_changed.connect(self._on_vcpu_selection_changed)
         controller.interrupt_selection_changed.connect(self._on_interrupt_selection_changed)
         controller.comparison_changed.connect(self._on_comparison_changed)
+        controller.host_changed.connect(self._on_host_changed)
         self._on_result_changed(controller.results)
 
     # ----- layout by width ---------------------------------------------------------------
@@ -256,6 +258,9 @@ class MapView(QWidget):
     def _on_comparison_changed(self, _comparison: object) -> None:
         self._refresh_overlay()
 
+    def _on_host_changed(self, _results: object) -> None:
+        self._refresh_overlay()
+
     def _refresh_overlay(self) -> None:
         if self.slots is None:
             return
@@ -287,6 +292,24 @@ class MapView(QWidget):
         marks = ctrl.marks
         slots.set_changed(marks.slots if marks is not None else {}, marks.label_b if marks is not None else "")
         slots.set_overlay(list(ctrl.selected_vcpus), route, n if route is not None else -1, sender)
+        slots.set_host(self._host_marks(n if route is not None else -1))
+
+    def _host_marks(self, interrupt: int) -> dict[int, list[str]]:
+        """Slots of the vCPUs a real kernel treated differently (selected interrupt, else any) -> why."""
+        verdict = self.controller.host_results.shown
+        slots = self.slots
+        if verdict is None or slots is None:
+            return {}
+        index_of = slots.ev.router.index_of
+        marks: dict[int, list[str]] = {}
+        for vcpu_id in sorted(verdict.marked_vcpus(interrupt)):
+            idx = index_of.get(vcpu_id)
+            if idx is None:
+                continue  # a vCPU removed since the answer came in
+            lines = verdict.vcpu_lines(vcpu_id, interrupt)
+            for slot in slots.slots_of(idx):
+                marks.setdefault(slot, []).extend(lines)
+        return marks
 
     # ----- words -----------------------------------------------------------------------
 
@@ -360,6 +383,11 @@ class MapView(QWidget):
             parts.append(palette.rich(f"! extra {_ids(ev, route.extra)}", palette.WARN_TEXT))
         if not route.dropped and not route.extra:
             parts.append(palette.rich("✓ matches hardware", palette.OK_TEXT))
+        verdict = self.controller.host_results.shown
+        row = verdict.row(n) if verdict is not None else None
+        if verdict is not None and row is not None:
+            said = html.escape(f"{verdict.label}: {row.text}")
+            parts.append(palette.rich(said, palette.DROPPED_TEXT) if row.state == DIFFERS else said)
         self.caption.setText(" · ".join(parts))
         self.caption.setToolTip(route.fast_note)
         self.caption.show()

@@ -39,6 +39,7 @@ MARKERS: dict[str, tuple[str, str]] = {
     "extra": (ORANGE, BLACK),
     "sender": ("#303030", "#FFFFFF"),
     "changed": (PURPLE, BLACK),
+    "host": (BLUE, "#FFFFFF"),
 }
 
 READ_OUTLINE = BLUE

@@ -12,7 +12,7 @@ import math
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
 
-from ..viewmodels.map_slots import CHANGED, DROPPED, EXTRA, SENDER, TARGET, SlotInfo
+from ..viewmodels.map_slots import CHANGED, DROPPED, EXTRA, HOST, SENDER, TARGET, SlotInfo
 from . import palette
 
 LOD_FULL, LOD_LINE, LOD_OVERVIEW = 2, 1, 0
@@ -264,7 +264,8 @@ def paint_overview(p: QPainter, rect: QRectF, s: SlotInfo) -> None:
             p.drawLine(rect.topLeft(), rect.bottomRight())
             p.drawLine(rect.bottomLeft(), rect.topRight())
         return
-    for kind, colour in ((EXTRA, palette.ORANGE), (TARGET, palette.GREEN), (SENDER, palette.MARKERS["sender"][0])):
+    for kind, colour in ((EXTRA, palette.ORANGE), (TARGET, palette.GREEN), (HOST, palette.BLUE),
+                         (SENDER, palette.MARKERS["sender"][0])):
         if kind in kinds:
             p.fillRect(rect, palette.qcolor(colour))
             return
@@ -277,7 +278,8 @@ def has_outline(s: SlotInfo) -> bool:
 
 
 def paint_marker(p: QPainter, r: QRectF, kind: str) -> None:
-    """A route glyph; the shapes differ (circle ✓, square ✗, triangle !, rounded S) for colour-blind readers."""
+    """A route glyph; the shapes differ (circle ✓, square ✗, triangle !, rounded S, hexagon ≠, diamond Δ)
+    for colour-blind readers."""
     bg, fg = palette.MARKERS[kind]
     p.setPen(QPen(palette.qcolor(palette.WHITE), 1))
     p.setBrush(palette.qcolor(bg))
@@ -306,6 +308,13 @@ def paint_marker(p: QPainter, r: QRectF, kind: str) -> None:
         p.setPen(line)
         p.drawLine(QPointF(r.center().x(), r.top() + w * 0.35), QPointF(r.center().x(), r.top() + w * 0.65))
         p.drawPoint(QPointF(r.center().x(), r.top() + w * 0.84))
+    elif kind == HOST:  # a hexagon with ≠: a real kernel did otherwise
+        dx = w * 0.25
+        hexagon = QPolygonF([QPointF(r.left() + dx, r.top()), QPointF(r.right() - dx, r.top()),
+                             QPointF(r.right(), r.center().y()), QPointF(r.right() - dx, r.bottom()),
+                             QPointF(r.left() + dx, r.bottom()), QPointF(r.left(), r.center().y())])
+        p.drawPolygon(hexagon)
+        _glyph_letter(p, r, fg, "≠", 0.78)
     elif kind == CHANGED:  # a diamond with a Δ: differs under the compared kernel
         diamond = QPolygonF([QPointF(r.center().x(), r.top()), QPointF(r.right(), r.center().y()),
                              QPointF(r.center().x(), r.bottom()), QPointF(r.left(), r.center().y())])

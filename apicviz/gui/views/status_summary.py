@@ -15,6 +15,8 @@ from ...model.severity import worst
 from ...model.sweep import SweepResult
 from ..controller.comparison import Results
 from ..controller.controller import Controller
+from ..controller.host_check import CANCELLED, FAILED
+from ..controller.host_results import HostResults
 from ..viewmodels.headline import headline
 from . import palette
 from .flow_layout import FlowLayout
@@ -80,13 +82,18 @@ class StatusSummary(QWidget):
         self.aliases = Chip(self)
         self.dropped = Chip(self)
         self.sweep = Chip(self)
+        #: This host's check and another kernel's answer (hidden while there is none).
+        self.host = Chip(self)
+        self.other_kernel = Chip(self)
         self.chips = [self.headline, self.kernel, self.map, self.logical, self.inhibits, self.aliases,
-                      self.dropped, self.sweep]
+                      self.dropped, self.sweep, self.host, self.other_kernel]
         for chip in self.chips:
             self.flow.addWidget(chip)
         controller.result_changed.connect(self._on_result_changed)
         controller.sweep_changed.connect(self._on_sweep_changed)
+        controller.host_changed.connect(self._on_host_changed)
         self._on_result_changed(controller.results)
+        self._on_host_changed(controller.host_results)
 
     def heightForWidth(self, width: int) -> int:
         return self.flow.heightForWidth(width)
@@ -128,7 +135,8 @@ class StatusSummary(QWidget):
 
     def text(self) -> str:
         """All chips as one line (what tests and screenshots read)."""
-        return " | ".join(chip.toolTip().split("\n")[0] if chip is self.map else chip.text() for chip in self.chips)
+        return " | ".join(chip.toolTip().split("\n")[0] if chip is self.map else chip.text() for chip in self.chips
+                          if not chip.isHidden())
 
     def _show_headline(self, ev: Evaluation, result: SweepResult | None) -> None:
         h = headline(ev, result)
@@ -193,3 +201,39 @@ class StatusSummary(QWidget):
         else:
             self.sweep.show_state("sweep: 0 disagree", "ok", tip)
         self._check_rows()
+
+    def _on_host_changed(self, results: HostResults) -> None:
+        """The host check's chip (while on) and another kernel's (while its answer is kept)."""
+        host = results.host
+        verdict = host.verdict
+        if not results.host_on:
+            self.host.hide()
+        else:
+            if host.state == CANCELLED:
+                self.host.show_state(f"{verdict.short if verdict else 'host'}: cancelled", "info",
+                                     "The host check was cancelled; it runs again after the next edit "
+                                     "(KVM > Check on this host turns it off).")
+            elif host.state == FAILED:
+                self.host.show_state("✖ host check failed", "bad", host.message)
+            elif verdict is None:
+                self.host.show_state("host: checking…", "info", "The host check is running on /dev/kvm")
+            else:
+                tip = verdict.tip()
+                if not host.fresh:
+                    tip = "(checking again after the last edit…)\n" + tip
+                self.host.show_state(verdict.summary(), verdict.level, tip)
+            self.host.show()
+        kernel = results.kernel
+        if kernel is None:
+            self.other_kernel.hide()
+        else:
+            if results.kernel_current:
+                self.other_kernel.show_state(kernel.summary(), kernel.level, kernel.tip())
+            else:
+                self.other_kernel.show_state(f"{kernel.short}: out of date", "info",
+                                             f"{kernel.label}: the scenario changed since this kernel was run; "
+                                             "run it again (KVM > Check on another kernel…) or undo the edits.\n"
+                                             + kernel.tip())
+            self.other_kernel.show()
+        self._check_rows()
+

@@ -32,6 +32,10 @@ NAME_MIN_CHARS = 16
 FRONT_COLUMNS = {VCPUS: (("status", 1),)}
 #: Shown only while the Compare kernels tab compares (the controller then has a comparison).
 COMPARISON_COLUMNS = ("under_b",)
+#: Shown only while a real kernel's answer is (KVM > Check on this host, Check on another kernel…).
+HOST_COLUMNS = ("host",)
+#: Columns that follow the state of the window, not the column menu.
+FOLLOWING_COLUMNS = COMPARISON_COLUMNS + HOST_COLUMNS
 
 
 class RowTablePanel(QWidget):
@@ -122,7 +126,9 @@ class RowTablePanel(QWidget):
         controller.scenario_replaced.connect(self._on_scenario_replaced)
         controller.result_changed.connect(self._on_result_changed)
         controller.comparison_changed.connect(self._on_comparison_changed)
+        controller.host_changed.connect(self._on_host_changed)
         self._on_comparison_changed(None)
+        self._on_host_changed(None)
         self.resize_columns()
 
     def _on_comparison_changed(self, _comparison: object) -> None:
@@ -143,11 +149,11 @@ class RowTablePanel(QWidget):
         menu.exec(self.view.horizontalHeader().mapToGlobal(pos))
 
     def column_menu(self) -> QMenu:
-        """Show or hide each column (the comparison column follows the Compare tab by itself)."""
+        """Show or hide each column (the comparison and host columns follow the Compare tab and the checks)."""
         menu = QMenu(self)
         header = self.view.horizontalHeader()
         for i, col in enumerate(self.model.columns):
-            if col.key in COMPARISON_COLUMNS:
+            if col.key in FOLLOWING_COLUMNS:
                 continue
             action = menu.addAction(col.title)
             action.setCheckable(True)
@@ -171,10 +177,37 @@ class RowTablePanel(QWidget):
     def default_columns(self) -> None:
         header = self.view.horizontalHeader()
         for i, col in enumerate(self.model.columns):
-            if col.key not in COMPARISON_COLUMNS:
+            if col.key not in FOLLOWING_COLUMNS:
                 header.setSectionHidden(i, not col.shown)
         self._on_comparison_changed(None)
+        self._on_host_changed(None)
         self.resize_columns()
+
+    def _on_host_changed(self, _results: object) -> None:
+        """The Host column is there only while a real kernel's answer is shown (its header names the kernel).
+
+        When it comes or goes the columns are fitted to the panel again (fit_width: shorter texts, then the
+        squeezable columns give way), so nothing is cut; on other answers it only grows if a text needs it.
+        """
+        keys = [c.key for c in self.model.columns]
+        if "host" not in keys:
+            return
+        i = keys.index("host")
+        header = self.view.horizontalHeader()
+        shown = self.controller.host_results.shown
+        was_hidden = header.isSectionHidden(i)
+        if (shown is None) != was_hidden:
+            header.setSectionHidden(i, shown is None)
+            if self.width() > 0 and self.isVisible():
+                self.fit_width(self.width())
+        if shown is None:
+            return
+        # Measured from the verdict's texts, not the view's cells: an edit of a big table costs nothing.
+        fm = self.view.fontMetrics()
+        cells = max((fm.horizontalAdvance(t) for t in {r.text for r in shown.rows}), default=0) + 16
+        width = max(cells, header.sectionSizeFromContents(i).width() + 4)
+        if width > header.sectionSize(i):
+            header.resizeSection(i, width)
 
     def _on_scenario_replaced(self) -> None:
         self._resize_pending = True

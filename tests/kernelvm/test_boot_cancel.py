@@ -1,0 +1,68 @@
+"""A run on another kernel can be cancelled: the whole guest process group is killed at once.
+
+A stand-in for ``vng`` (a shell script that starts a long ``sleep`` child, as
+vng starts QEMU) exercises the real ``run_in_guest`` waiting and killing code
+without booting anything; the real boot is tested in test_probe_on_debian_61.py.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from apicviz.kernelvm import KernelVmError, boot
+
+
+def _dead(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in ("Z", "X")  # a zombie has been killed; only its parent's reaping is left
+
+
+def _fake_vng(tmp_path: Path) -> tuple[Path, Path]:
+    pids = tmp_path / "child.pid"
+    script = tmp_path / "vng"
+    script.write_text(f"#!/bin/sh\nsleep 60 &\necho $! > {pids}\nwait\n")
+    script.chmod(0o755)
+    return script, pids
+
+
+def test_cancel_kills_the_guest_and_its_children(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script, pids = _fake_vng(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(boot, "check_tools", lambda: str(script))
+    image = tmp_path / "bzImage"
+    image.write_bytes(b"\0")
+    start = time.monotonic()
+    asked: list[float] = []
+
+    def cancelled() -> bool:
+        asked.append(time.monotonic() - start)
+        return pids.exists() and time.monotonic() - start > 0.3
+
+    with pytest.raises(KernelVmError) as err:
+        boot.run_in_guest(image, ["true"], timeout=30, cancelled=cancelled)
+    took = time.monotonic() - start
+    assert err.value.cause == "cancelled"
+    assert "cancelled" in err.value.message
+    assert took < 5, f"cancelling took {took:.1f} s"
+    assert len(asked) >= 2  # polled while the guest ran, not only at the end
+    child = int(pids.read_text())
+    deadline = time.monotonic() + 5
+    while not _dead(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _dead(child), "the guest's child process survived the cancel"
+
+
+def test_without_a_cancel_the_deadline_still_holds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script, _pids = _fake_vng(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(boot, "check_tools", lambda: str(script))
+    image = tmp_path / "bzImage"
+    image.write_bytes(b"\0")
+    with pytest.raises(KernelVmError) as err:
+        boot.run_in_guest(image, ["true"], timeout=0.5)
+    assert err.value.cause == "timeout"
