@@ -4,8 +4,9 @@ Run with XDG_DATA_HOME / XDG_CONFIG_HOME pointing at a temp folder and
 QT_QPA_PLATFORM=offscreen. Modes:
 
 * ``edit START SEED [SNAPSHOT_EVERY]``: open START, then edit for ever at random
-  intervals; after each edit has returned to the event loop (the window shows
-  it) print ``shown N SHA1`` (the hash of the scenario after edit N);
+  intervals; right after edit N print ``done N SHA1`` (the hash of the scenario
+  after it), and once it has returned to the event loop (the window shows it)
+  ``shown N``;
 * ``offer ANSWER``: a new window offers the autosaves of windows that are gone,
   answering every question with ANSWER (yes, discard or cancel); print one
   JSON line with the questions asked and the scenario shown; then exit
@@ -64,8 +65,8 @@ def run_editor(start: str, seed: int) -> None:
         count += 1
         one_edit(window, count)
         shown = count
-        digest = fingerprint(window.controller.scenario)
-        QTimer.singleShot(0, lambda: print(f"shown {shown} {digest}", flush=True))
+        print(f"done {shown} {fingerprint(window.controller.scenario)}", flush=True)
+        QTimer.singleShot(0, lambda: print(f"shown {shown}", flush=True))
         QTimer.singleShot(rng.choice([0, 1, 5, 20, 60]), tick)
 
     print("ready", flush=True)

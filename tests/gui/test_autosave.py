@@ -133,3 +133,16 @@ def test_a_torn_last_record_is_ignored(window, app_data_dir):
     (orphan,) = find_orphans(app_data_dir)
     assert orphan.found.scenario.title == "torn 3"
     orphan.release()
+
+
+def test_an_unwritable_autosave_folder_is_reported_with_each_edit(qtbot, tmp_path):
+    from apicviz.gui.shell.autosave import Autosaver
+
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("x")
+    window = create_main_window(remember_settings=False)
+    qtbot.addWidget(window)
+    saver = Autosaver(window.controller, blocked / "autosave")
+    saver.failed.connect(window.show_message)
+    assert edits.set_kvm(window.controller, "title", "unsaved")
+    assert "Autosave failed" in window.statusBar().currentMessage()

@@ -43,10 +43,12 @@ class Autosaver(QObject):
         self.controller = controller
         self.journal: Journal | None = None
         self._folder = folder or autosave_dir()
+        #: Why there is no journal (the folder cannot be written): said again with each edit.
+        self.problem: OSError | None = None
         try:
             self.journal = Journal(self._folder)
         except OSError as exc:
-            self._report(exc)
+            self.problem = exc
         controller.undo_stack.indexChanged.connect(self._on_edited)
         controller.undo_stack.cleanChanged.connect(self._on_clean_changed)
         controller.file_state_changed.connect(self._on_file_state_changed)
@@ -69,6 +71,8 @@ class Autosaver(QObject):
 
     def record_now(self, edits: int | None = None) -> None:
         if self.journal is None:
+            if self.problem is not None:
+                self._report(self.problem)
             return
         try:
             self.journal.record(self.controller.scenario, self.controller.path, edits)
