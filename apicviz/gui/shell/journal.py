@@ -35,7 +35,7 @@ from typing import Any
 from ...model import strict_json
 from ...model.errors import ScenarioError
 from ...model.file_io import read_bounded
-from ...model.safe_write import atomic_write
+from ...model.safe_write import atomic_write, clean_stale_temps
 from ...model.scenario import Scenario
 from ...model.scenario_file import scenario_from_dict, scenario_to_dict
 
@@ -228,6 +228,7 @@ class Journal:
 
     def __post_init__(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
+        clean_stale_temps(self.folder)  # a snapshot cut short by a kill of another window
         self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._syncer = _Syncer()
