@@ -151,7 +151,8 @@ def test_zoom_never_makes_the_window_larger_than_the_screen(zoomed, qapp):
         settle(qapp, 8)
         assert layout.available_rect(laptop).contains(laptop.frameGeometry())
         assert layout.fits_screen_minimum(laptop)
-    assert laptop.zoom.factor > 1.25  # it did zoom, as far as the screen allows
+    assert laptop.zoom.factor >= 1.25  # it did zoom, as far as the screen allows
+    assert "does not fit this screen" in laptop.statusBar().currentMessage()  # and said where it stopped
 
 
 def _main_docks(window) -> dict[str, tuple[bool, bool, int, int]]:
@@ -300,3 +301,17 @@ def test_render_refuses_a_size_it_cannot_draw(tmp_path):
     assert proc.returncode == 1
     assert "--size: 300x200 is smaller than the window can be drawn (at least" in proc.stderr
     assert not out.exists()
+
+
+def test_a_message_covers_the_chips_even_across_a_zoom(zoomed, qapp):
+    window = zoomed
+    show_on(window, qapp, "projector", (1920, 1080))
+    window.show_message("a passing message")
+    settle(qapp)
+    assert not window.summary.isVisible()
+    window.zoom.zoom_in.trigger()
+    settle(qapp, 10)
+    assert not window.summary.isVisible()  # not drawn under the message's text
+    window.statusBar().clearMessage()
+    settle(qapp)
+    assert window.summary.isVisible()

@@ -50,6 +50,11 @@ def test_step_through_draws_the_half_built_map(window, qapp, qtbot):
     assert view.slot_info(2).state == "empty"  # vCPU 2 has not been written yet
     assert not view.slot_info(0).losers  # the lost slot belongs to a later step
     assert "Step 1 of" in view.banner_text()
+    flat = [c for row in view.logical.data.rows for c in row.cells]
+    assert [c.vcpu_id for c in flat if c.vcpu is not None] == []  # no logical slot written at step 1
+    steps.go(1)  # vCPU 0 → flat logical bit 0
+    flat = [c for row in view.logical.data.rows for c in row.cells]
+    assert [c.vcpu_id for c in flat if c.vcpu is not None] == [0]
     steps.go(len(steps.steps) - 1)
     assert view.slot_info(2).vcpu_id == 2
     assert view.slot_info(0).losers == [1]

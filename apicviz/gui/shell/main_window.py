@@ -184,6 +184,7 @@ class MainWindow(QMainWindow):
     def _on_zoom_fitted(self, _factor: float) -> None:
         """After a zoom step: columns refit (done by the zoom), docks resized, window kept on screen."""
         if self.isVisible():
+            self._sync_summary()
             if self.remember_settings:
                 layout.fit_to_screen(self)
             self.default_layout()
@@ -356,6 +357,25 @@ class MainWindow(QMainWindow):
     def _on_message_changed(self, text: str) -> None:
         if not text:
             self.statusBar().setStyleSheet("")
+        self._sync_summary()
+
+    def content_fits(self) -> bool:
+        """The map's wrapped text leaves the grid the height it needs (else the grid and the logical map
+        would be drawn over each other)."""
+        view = self.map_view
+        if not view.isVisible():
+            return True
+        box = view.layout()
+        if box is not None and box.minimumHeightForWidth(view.width()) > view.height() + 2:
+            return False
+        grid = view.grid
+        return grid.height() >= grid.minimumHeight() and not (
+            view.logical.isVisible() and view.logical.geometry().intersects(grid.geometry()))
+
+    def _sync_summary(self) -> None:
+        """The chips give way to a passing message and come back after it (a zoom must not show them
+        under the message's text)."""
+        self.summary.setVisible(not self.statusBar().currentMessage())
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About apicviz", about_text())

@@ -87,14 +87,27 @@ class PresentationZoom(QObject):
 
     def _after_font_change(self) -> None:
         self._fit_tables()
-        if self._too_big() and self.index > getattr(self, "_previous", self.index):
-            factor = self.factor
-            self.index = self._previous
-            self.apply()
-            self.refused.emit(f"Zoom {factor:.0%} would make the window larger than this screen; "
-                              f"staying at {self.factor:.0%}")
+        if self._too_big():
+            self._take_back()
             return
         self.fitted.emit(self.factor)
+        # Once the docks have their sizes for the new text: does the map still have room for its own?
+        QTimer.singleShot(0, self, self._check_content)
+
+    def _check_content(self) -> None:
+        fits = getattr(self.window, "content_fits", None)
+        if fits is not None and self.window.isVisible() and not fits():
+            self._take_back()
+
+    def _take_back(self) -> None:
+        """The step up did not fit this screen: back to the step before, and say so."""
+        if self.index <= self._previous:
+            return
+        factor = self.factor
+        self.index = self._previous
+        self.apply()
+        self.refused.emit(f"Zoom {factor:.0%} does not fit this screen (the window would be larger than it); "
+                          f"staying at {self.factor:.0%}")
 
     def cap_map_to_width(self) -> None:
         """Once the docks have their new sizes: no map column beyond the right edge."""

@@ -78,6 +78,11 @@ def _xapic(ev: Evaluation, phys: MapSlots, mode: str, title: str) -> LogicalLayo
     assert amap is not None
     vcpus = ev.scenario.vcpus
     table = amap.logical_slots
+    built = phys.progress
+    midway = built is not None and built.gave_up is None and not built.complete
+    if built is not None and midway:  # the step-through: only the logical slots written so far
+        written = built.logical
+        table = [written.get(slot) for slot in range(len(table))]
     route: Route | None = phys.route
     read = {slot for t, slot in route.slots if t == "logical"} if route is not None else set()
     losers: dict[int, list[int]] = {}
@@ -86,7 +91,8 @@ def _xapic(ev: Evaluation, phys: MapSlots, mode: str, title: str) -> LogicalLayo
         if slot is None:
             continue
         holder = table[slot]
-        losers[slot] = [i for i in idxs if i != holder]
+        if not midway:
+            losers[slot] = [i for i in idxs if i != holder]
     markers: dict[int, list[tuple[str, int]]] = {}
     if route is not None:
         where: dict[int, list[int]] = {}

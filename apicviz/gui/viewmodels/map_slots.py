@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ...model import Evaluation, Route
 from ...model.numbers import fmt_id
+from ...model.replay import BuiltSoFar
 from ...model.vcpu_status import XAPIC_ID_MODIFIED
 
 COLUMNS = 16
@@ -122,7 +123,7 @@ class MapSlots:
         self._rows: list[int] | None = None
         self._busy: set[int] = set()
         #: The step-through's half-built map (model.replay.BuiltSoFar), or None for the finished one.
-        self.progress = None
+        self.progress: BuiltSoFar | None = None
         self._final = (self.holders, self.kinds, self.optimized, self.would, self.losers_by_slot, self.conflict)
 
     # ----- the map itself ----------------------------------------------------
@@ -143,7 +144,7 @@ class MapSlots:
         v = self.vcpus[idx]
         return [v.physical_id] if v.present else []
 
-    def set_progress(self, built) -> None:
+    def set_progress(self, built: BuiltSoFar | None) -> None:
         """Show the map as the recalculation has built it so far (``built``), or the finished map (None)."""
         self.progress = built
         final = self._final

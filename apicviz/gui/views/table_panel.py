@@ -264,8 +264,11 @@ class RowTablePanel(QWidget):
                 header.setSectionHidden(i, True)
         # Last: the free-text name gives way (whole in its tooltip and in the map caption).
         over = self.needed_width() - width
-        if over > 0:
-            self.name_chars = max(NAME_MIN_CHARS, NAME_COLUMN_CHARS - -(-over // self.fontMetrics().averageCharWidth()))
+        names = [i for i, c in enumerate(self.model.columns) if c.key == "name" and not header.isSectionHidden(i)]
+        if over > 0 and names:
+            char = self.fontMetrics().averageCharWidth()
+            now = self.natural_width(names[0]) // char
+            self.name_chars = max(NAME_MIN_CHARS, now - -(-over // char))  # fewer characters by what is over
             self.resize_columns()
 
     def needed_width(self) -> int:
