@@ -6,14 +6,13 @@ vCPU 0 to physical 0x2, interrupt 2 an MSI, interrupt 3 an NMI to all but self.
 """
 from __future__ import annotations
 
+from gui_helpers import cell, edit, text
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QStyleOptionViewItem, QWidget
 
 from apicviz.gui.views.delegates import CellDelegate
 from apicviz.gui.views.sweep_model import FILTER_PV_IPI
 from apicviz.model.sweep import KIND_PV_IPI
-
-from gui_helpers import cell, edit, text
 
 
 def _make_pv(window, row: int = 0) -> None:
@@ -58,7 +57,8 @@ def test_pv_ipi_is_refused_where_the_other_fields_forbid_it(window, qtbot):
     model = window.interrupt_model
     with qtbot.waitSignal(controller.edit_refused) as blocker:
         assert not edit(model, 3, "via", "PV IPI")  # an NMI to all but self: a shorthand
-    assert "interrupts[3].shorthand" in blocker.args[0] and 'use "none"' in blocker.args[0]
+    assert "interrupts[3].shorthand" in blocker.args[0]
+    assert 'use "none"' in blocker.args[0]
     assert "with via \"pv_ipi\"" in window.statusBar().currentMessage()
     assert not edit(model, 2, "via", "PV IPI")  # an MSI has no vCPU to make the hypercall
     assert "needs a source vCPU" in controller.last_refusal
@@ -90,7 +90,8 @@ def test_explain_says_what_the_guest_sees(window):
 
 def test_map_marks_the_apic_ids_a_pv_ipi_reaches(window):
     slots = window.map_view.slots
-    assert slots is not None and not slots.pv_marks  # no PV IPI yet: no P anywhere
+    assert slots is not None
+    assert not slots.pv_marks
     assert not slots.info(0x2).pv_reach
     _make_pv(window)
     slots = window.map_view.slots
@@ -98,21 +99,24 @@ def test_map_marks_the_apic_ids_a_pv_ipi_reaches(window):
     assert ev.result.map is not None
     reach = {a for a in ev.result.map.phys_map if slots.info(a).pv_reach}
     assert reach == set(ev.result.map.phys_map) == {0, 1, 2, 0x23, 0x123}
-    assert slots.info(0x2).pv_badge == "P" and "P" in slots.info(0x2).text().split()
+    assert slots.info(0x2).pv_badge == "P"
+    assert "P" in slots.info(0x2).text().split()
     assert not slots.info(0x5).pv_reach  # empty slot
     assert "not the vCPUs that lost this slot" in slots.tooltip(0x2)
     # 6.3+: the alias makes the map NULL, so no APIC ID is reachable by a PV IPI.
     window.kvm_panel.kernel.setCurrentText("upstream")
     slots = window.map_view.slots
     assert window.controller.evaluation.result.map is None
-    assert slots.pv_marks and not any(slots.info(a).pv_reach for a in (0, 1, 2, 0x23, 0x123))
+    assert slots.pv_marks
+    assert not any(slots.info(a).pv_reach for a in (0, 1, 2, 0x23, 0x123))
     assert "every PV IPI fails" in slots.tooltip(0x2)
     assert "P — PV IPI reaches it" in window.map_view.legend.texts()
 
 
 def test_status_chip_counts_lost_pv_ipis(window):
     summary = window.summary
-    assert summary.pv_ipi.isHidden() and "PV IPI" not in summary.text()
+    assert summary.pv_ipi.isHidden()
+    assert "PV IPI" not in summary.text()
     assert edit(window.interrupt_model, 0, "dest", "0x1")
     _make_pv(window)
     assert not summary.pv_ipi.isHidden()
@@ -135,7 +139,8 @@ def test_sweep_filter_shows_the_pv_ipi_rows(window, qtbot):
     qtbot.waitUntil(lambda: view.model.rowCount() > 0)
     qtbot.mouseClick(view.buttons[FILTER_PV_IPI], Qt.MouseButton.LeftButton)
     rows = view.visible_rows()
-    assert rows and all(r.kind == KIND_PV_IPI for r in rows)
+    assert rows
+    assert all(r.kind == KIND_PV_IPI for r in rows)
     assert len(rows) < len(window.controller.sweep_result.rows)
     assert view.buttons[FILTER_PV_IPI].text() == f"PV IPI ({len(rows)})"
     assert any(view.cell_text(i, "KVM path") == "PV IPI: delivered" for i in range(len(rows)))
