@@ -19,8 +19,10 @@ from ...model.scenario import (
     DEST_MODES,
     MAX_VCPU_ID,
     SHORTHANDS,
+    VIAS,
 )
 from ...model.scenario_file import parse_dfr
+from .pv_ipi_view import VIA_LABELS
 
 #: Editors the delegate knows; "" marks a read-only (derived) column.
 INT, CHOICE, DFR, BOOL, TEXT, SOURCE = "int", "choice", "dfr", "bool", "text", "source"
@@ -50,6 +52,8 @@ class Column:
     #: When the table is too narrow for every column (a big zoom), columns with squeeze > 0 are hidden,
     #: lowest first; 0: never.
     squeeze: int = 0
+    #: Words shown for ``choices`` (same order), when the file's codes are not what people say ("PV IPI").
+    labels: tuple[str, ...] = ()
 
     @property
     def editable(self) -> bool:
@@ -71,13 +75,15 @@ class Column:
             return dfr_text(value)
         if self.editor == BOOL:
             return "yes" if value else "no"
+        if self.editor == CHOICE and self.labels and value in self.choices:
+            return self.labels[self.choices.index(value)]
         return shorten(str(value), MAX_CELL_TEXT)  # a 1M-character name would stall the table's layout
 
     def range_text(self) -> str:
         if self.editor in (INT, SOURCE):
             return describe_range(self.lo, self.hi)
         if self.editor == CHOICE:
-            return ", ".join(self.choices)
+            return ", ".join(self.labels or self.choices)
         if self.editor == DFR:
             return "flat, cluster, or a 32-bit value 0..0xffffffff"
         if self.editor == BOOL:
@@ -101,8 +107,11 @@ class Column:
             return parse_bool(value, where)
         if self.editor == CHOICE:
             choice = str(text).lower()
+            by_label = ({label.lower(): code for label, code in zip(self.labels, self.choices, strict=True)}
+                        if self.labels else {})
+            choice = by_label.get(choice, choice)
             if choice not in self.choices:
-                raise ScenarioError(where, f"{quote(str(value))} is not allowed; use one of {', '.join(self.choices)}")
+                raise ScenarioError(where, f"{quote(str(value))} is not allowed; use one of {self.range_text()}")
             return choice
         if self.editor == DFR:
             return parse_dfr(text, where)
@@ -177,8 +186,15 @@ INTERRUPT_COLUMNS: tuple[Column, ...] = (
            CHOICE, "delivery mode", choices=DELIVERIES),
     Column("vector", "Vector", "Interrupt vector, 0..255 (decimal or hex).", INT, "vector", 0, U8_MAX, hex=False,
            squeeze=1),
+    Column("via", "Via", "How the source vCPU sends it: ICR (it writes its ICR, an ordinary IPI) or PV IPI\n"
+           "(the KVM_HC_SEND_IPI hypercall Linux guests use; KVM serves it from the optimized map alone).\n"
+           "A PV IPI needs a source vCPU, physical mode, no shorthand and fixed or NMI delivery;\n"
+           "its destination is one APIC ID, 32 bits from either mode.",
+           CHOICE, "Via", choices=VIAS, labels=VIA_LABELS, squeeze=3),
     Column("path", "Path", "fast: KVM's optimized map decided; slow: KVM checked every vCPU with\n"
-           "kvm_apic_match_dest() (no map, or the map could not say)."),
+           "kvm_apic_match_dest() (no map, or the map could not say);\n"
+           "PV IPI: the hypercall's result — delivered, no map (-EOPNOTSUPP: lost), above max_apic_id,\n"
+           "or unsupported (before 4.19)."),
     Column("targets", "Targets", "vCPUs KVM delivers to (kvm_apic_set_irq), by vCPU ID."),
     Column("host", "Host",
            "What a real kernel did with this message (KVM > Check on this host, or Check on another kernel…):\n"

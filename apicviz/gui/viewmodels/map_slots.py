@@ -15,6 +15,7 @@ from ...model import Evaluation, Route
 from ...model.numbers import fmt_id
 from ...model.replay import BuiltSoFar
 from ...model.vcpu_status import XAPIC_ID_MODIFIED
+from .pv_ipi_view import pv_ipi_count, pv_reach
 
 COLUMNS = 16
 XAPIC_ROWS = 0x10  # rows 0x00..0xf0 (IDs 0..0xff) are always shown
@@ -46,6 +47,8 @@ class SlotInfo:
     selected: bool = False
     markers: list[tuple[str, int]] = field(default_factory=list)
     shown: bool = True
+    #: A PV IPI (KVM_HC_SEND_IPI) to this APIC ID reaches its vCPU (marked while the scenario has PV IPIs).
+    pv_reach: bool = False
 
     @property
     def look(self) -> str:
@@ -73,6 +76,10 @@ class SlotInfo:
         return f"+{len(self.losers)}" if self.losers else ""
 
     @property
+    def pv_badge(self) -> str:
+        return "P" if self.pv_reach else ""
+
+    @property
     def marker_kinds(self) -> list[str]:
         kinds = {k for k, _ in self.markers}
         return [k for k in MARKER_ORDER if k in kinds]
@@ -82,7 +89,7 @@ class SlotInfo:
         parts = [self.id_text]
         if self.vcpu_text:
             parts.append("→ " + self.vcpu_text)
-        parts += [b for b in (self.kind_badge, self.alias_badge) if b]
+        parts += [b for b in (self.kind_badge, self.alias_badge, self.pv_badge) if b]
         parts += [MARKER_TEXT[k].split()[0] for k in self.marker_kinds]
         return " ".join(parts)
 
@@ -107,6 +114,9 @@ class MapSlots:
             self.kinds = {}
         self.losers_by_slot = ev.slot_losers
         self.conflict = res.alias_conflict
+        #: APIC IDs a PV IPI reaches, marked only while the scenario sends PV IPIs (else every slot would be).
+        self.pv_marks = pv_ipi_count(ev) > 0
+        self.pv_reach = pv_reach(ev) if self.pv_marks else frozenset()
         self._slots_of: dict[int, list[int]] | None = None
         self.selected: set[int] = set()  # slots
         self.selected_vcpus: set[int] = set()
@@ -176,6 +186,7 @@ class MapSlots:
             selected=apic_id in self.selected,
             markers=self._markers_of(apic_id),
             shown=self.row_shown(apic_id >> 4),
+            pv_reach=apic_id in self.pv_reach,
         )
 
     # ----- overlay: selection and the selected interrupt -----------------------
@@ -267,6 +278,7 @@ class MapSlots:
             return None  # every slot's state (empty, beyond, would) may change
         dirty = _items_changed(old.holders, self.holders) | _items_changed(old.kinds, self.kinds)
         dirty |= _values_changed(old.losers_by_slot, self.losers_by_slot)
+        dirty |= old.pv_reach ^ self.pv_reach  # the P badges
         dirty |= self.overlay_dirty(old.overlay_state())
         for conflict in (old.conflict, self.conflict):
             if conflict is not None:
@@ -399,6 +411,11 @@ class MapSlots:
         if apic_id in self.host:
             lines.append("≠ a real kernel differs here:")
             lines.extend(f"  {line}" for line in self.host[apic_id])
+        if s.pv_reach:
+            lines.append(f"P: a PV IPI (KVM_HC_SEND_IPI) to APIC ID {fmt_id(apic_id)} reaches vCPU "
+                         f"{fmt_id(s.vcpu_id or 0)}" + (" — not the vCPUs that lost this slot" if s.losers else ""))
+        elif self.pv_marks and s.state == WOULD:
+            lines.append("no P: without a map every PV IPI fails (-EOPNOTSUPP)")
         if self.route is not None and (s.read or any(k not in (CHANGED, HOST) for k, _ in s.markers)):
             lines.append(f"interrupt #{self.route_index}:")
             if s.read:

@@ -46,7 +46,7 @@ class CellDelegate(QStyledItemDelegate):
         if col.editor in (CHOICE, DFR, SOURCE):
             combo = QComboBox(parent)
             if col.editor == CHOICE:
-                combo.addItems(list(col.choices))
+                combo.addItems(list(col.labels or col.choices))
                 combo.activated.connect(lambda _i, c=combo: self._commit_and_close(c))
             else:
                 combo.setEditable(True)

@@ -14,6 +14,7 @@ from ..controller.controller import INTERRUPTS
 from ..viewmodels.columns import CELL_IDS, INTERRUPT_COLUMNS, TIP_IDS, column_index
 from ..viewmodels.host_verdict import AGREE as HOST_AGREE
 from ..viewmodels.host_verdict import DIFFERS, SETTINGS, SKIPPED, HostVerdict
+from ..viewmodels.pv_ipi_view import path_text
 from . import palette
 from .table_model import COLOURS, IGNORED_FG, RowTableModel
 
@@ -116,7 +117,7 @@ class InterruptTableModel(RowTableModel):
             return "", False
         r = comp.b.routes[n]
         ids = comp.b.ids
-        text = f"{comp.label_b}: {r.path} → {id_list(ids(r.targets), CELL_IDS)}"
+        text = f"{comp.label_b}: {path_text(r)} → {id_list(ids(r.targets), CELL_IDS)}"
         if r.dropped:
             text += f"; DROPPED {id_list(ids(r.dropped), CELL_IDS)}"
         changed = any(ch.index == n for ch in comp.routes)
@@ -129,9 +130,11 @@ class InterruptTableModel(RowTableModel):
         shown, fresh = kernels.shown, kernels.shown_fresh
         for n, r in enumerate(ev.routes):
             ids = ev.ids
-            detail = (f"path: {r.path}\nKVM targets: {id_list(ids(r.targets), TIP_IDS, '—')}\n"
+            slow = (id_list(ids(r.slow_path_targets), TIP_IDS, '—') if r.pv_ipi_result is None
+                    else "none: KVM serves PV IPIs from the map alone")
+            detail = (f"path: {path_text(r)}\nKVM targets: {id_list(ids(r.targets), TIP_IDS, '—')}\n"
                       f"accepted: {id_list(ids(r.accepted), TIP_IDS, '—')}\n"
-                      f"slow path alone: {id_list(ids(r.slow_path_targets), TIP_IDS, '—')}\n"
+                      f"slow path alone: {slow}\n"
                       f"hardware: {id_list(ids(r.hardware_targets), TIP_IDS, '—')}")
             if r.fast_note:
                 detail += f"\n{r.fast_note}"
@@ -150,7 +153,7 @@ class InterruptTableModel(RowTableModel):
                 host=host,
                 host_state=host_state,
                 host_stale=host_stale,
-                path=r.path,
+                path=path_text(r),
                 targets=id_list(ids(r.targets), CELL_IDS),
                 dropped=f"DROPPED {id_list(ids(r.dropped), CELL_IDS)}" if r.dropped else "—",
                 extra=f"EXTRA {id_list(ids(r.extra), CELL_IDS)}" if r.extra else "—",

@@ -62,6 +62,10 @@ ENTRIES: list[tuple[SlotInfo, str, str]] = [
     (SlotInfo(0x6, DIRECT, 6, 0x6, read=True), "read by fast path",
      "Dashed blue frame: the slot(s) KVM's fast path looked up for the selected interrupt."),
     (SlotInfo(0x8, DIRECT, 8, 0x8, selected=True), "selected vCPU", "Thick black frame: the selected vCPU(s)."),
+    (SlotInfo(0x2, DIRECT, 2, 0x2, pv_reach=True), "P — PV IPI reaches it",
+     ("Shown while the scenario has PV IPIs: a PV IPI (KVM_HC_SEND_IPI) to this APIC ID reaches the vCPU in\n"
+      "the slot (occupied phys_map slots up to max_apic_id). No P anywhere: the map is NULL (or the kernel is\n"
+      "older than 4.19), so every PV IPI fails; a vCPU that lost its slot is never reached by one.")),
 ]
 
 

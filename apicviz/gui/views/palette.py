@@ -115,6 +115,8 @@ WARN_TEXT = "#A15C00"
 OK_TEXT = "#00704F"
 #: Background of a row that changes under kernel B (Compare dock).
 CHANGED_ROW = "#FFF3C4"
+#: Badge of a map slot a PV IPI can reach.
+PV_REACH = BLUE
 #: Quiet hints under a legend or in an empty dock.
 HINT_TEXT = "#555555"
 #: The legend's frame on the map.

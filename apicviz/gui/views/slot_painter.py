@@ -92,7 +92,8 @@ class SlotPainter:
         if self.lod == LOD_OVERVIEW:
             paint_overview(p, rect, s)
             return
-        key = (self.w, self.h, s.look, s.id_text, s.vcpu_text, s.kind_badge, s.alias_badge, tuple(s.marker_kinds))
+        key = (self.w, self.h, s.look, s.id_text, s.vcpu_text, s.kind_badge, s.alias_badge, s.pv_badge,
+               tuple(s.marker_kinds))
         pm = self._cache.get(key)
         if pm is None:
             dpr = p.device().devicePixelRatioF() if p.device() is not None else 1.0
@@ -157,7 +158,8 @@ class SlotPainter:
         g = self.glyph
         markers = s.marker_kinds
         badges = [(b, bg, fg) for b, bg, fg in ((s.kind_badge, palette.WHITE, text),
-                                                 (s.alias_badge, palette.VERMILLION, palette.WHITE)) if b]
+                                                 (s.alias_badge, palette.VERMILLION, palette.WHITE),
+                                                 (s.pv_badge, palette.PV_REACH, palette.WHITE)) if b]
         if DROPPED in markers:
             pad += 2.0  # clear of the thick frame the outline pass draws
         left = rect.left() + pad

@@ -18,6 +18,7 @@ from ..controller.controller import Controller
 from ..controller.host_check import CANCELLED, FAILED
 from ..controller.host_results import HostResults
 from ..viewmodels.headline import headline
+from ..viewmodels.pv_ipi_view import RESULT_TEXT, lost_pv_ipis, pv_ipi_count
 from . import palette
 from .flow_layout import FlowLayout
 
@@ -81,12 +82,13 @@ class StatusSummary(QWidget):
         self.inhibits = Chip(self)
         self.aliases = Chip(self)
         self.dropped = Chip(self)
+        self.pv_ipi = Chip(self)  # shown only while the scenario has PV IPIs
         self.sweep = Chip(self)
         #: This host's check and another kernel's answer (hidden while there is none).
         self.host = Chip(self)
         self.other_kernel = Chip(self)
         self.chips = [self.headline, self.kernel, self.map, self.logical, self.inhibits, self.aliases,
-                      self.dropped, self.sweep, self.host, self.other_kernel]
+                      self.dropped, self.pv_ipi, self.sweep, self.host, self.other_kernel]
         for chip in self.chips:
             self.flow.addWidget(chip)
         controller.result_changed.connect(self._on_result_changed)
@@ -182,8 +184,28 @@ class StatusSummary(QWidget):
                                        f"(worst class: {code})")
         else:
             self.dropped.show_state(f"dropped: 0/{n_irq}", "ok", f"dropped: 0 of {n_irq} interrupts")
+        self._show_pv_ipis(ev)
         self.sweep.show_state("sweep: …", "info", "sweep: running")
         self._check_rows()
+
+    def _show_pv_ipis(self, ev: Evaluation) -> None:
+        """'✖ PV IPI: 2 lost': PV IPIs some vCPU should get but does not (hidden without PV IPIs)."""
+        total = pv_ipi_count(ev)
+        self.pv_ipi.setVisible(total > 0)
+        if not total:
+            self.pv_ipi.clear()
+            return
+        lost = lost_pv_ipis(ev)
+        if not lost:
+            self.pv_ipi.show_state(f"PV IPI: 0/{total} lost", "ok", f"PV IPIs: none of {total} lost")
+            return
+        code = worst([ev.verdict(n).severity for n in lost])
+        results = sorted({ev.routes[n].pv_ipi_result or "" for n in lost})
+        glyph = "✖" if code == "kvm_inconsistent" else "⚠"
+        self.pv_ipi.show_severity(f"{glyph} PV IPI: {len(lost)} lost", code,
+                                  f"PV IPIs (KVM_HC_SEND_IPI): {len(lost)} of {total} miss a vCPU that should get "
+                                  f"them ({', '.join(RESULT_TEXT[r] for r in results)}); the guest is not told "
+                                  f"unless the hypercall fails")
 
     def _on_sweep_changed(self, result: SweepResult) -> None:
         self._show_headline(self.controller.evaluation, result)
