@@ -71,7 +71,7 @@ class KvmActions(QObject):
         return self.kernel_dialog
 
     def _on_kernel_finished(self, verdict: HostVerdict) -> None:
-        self.message.emit(f"{verdict.label}: {verdict.summary()} — shown in the Host column and the Compare tab")
+        self.message.emit(f"{verdict.label}: {verdict.counts()} — shown in the Host column and the Compare tab")
 
     def _on_check_host_toggled(self, on: bool) -> None:
         self.controller.set_host_check(on)

@@ -71,8 +71,7 @@ class KernelDialog(QDialog):
         self.recent_list.itemClicked.connect(self._on_recent_clicked)
         self.recent_list.itemDoubleClicked.connect(self._on_recent_double_clicked)
         self.recent_list.setMaximumHeight(110)
-        self._fill_recent(recent or [])
-        form = QFormLayout()
+        form = self.form = QFormLayout()
         form.addRow("Kernel:", kernel_row)
         form.addRow("Modules:", modules_row)
         form.addRow("Recent:", self.recent_list)
@@ -112,6 +111,7 @@ class KernelDialog(QDialog):
         layout.addWidget(self.bar)
         layout.addWidget(self.details, 1)
         layout.addLayout(buttons)
+        self._fill_recent(recent or [])
         self.resize(640, 360)
         runner = controller.kernel_check
         runner.elapsed.connect(self._on_elapsed)
@@ -129,7 +129,7 @@ class KernelDialog(QDialog):
             item.setToolTip(kernel)
             item.setData(256, (kernel, modules))
             self.recent_list.addItem(item)
-        self.recent_list.setVisible(bool(recent))
+        self.form.setRowVisible(self.recent_list, bool(recent))
 
     def recent_entries(self) -> Recent:
         return [tuple(self.recent_list.item(i).data(256)) for i in range(self.recent_list.count())]
@@ -213,7 +213,7 @@ class KernelDialog(QDialog):
         self._stopped()
         if self.remember is not None:
             self._fill_recent(self.remember(self.kernel_edit.text().strip(), self.modules_edit.text().strip()))
-        self.status.setText(f"{verdict.label}: {verdict.summary()} — shown in the Host column")
+        self.status.setText(f"{verdict.label}: {verdict.counts()} — shown in the Host column")
         self.accept()
 
     def _on_failed(self, failure: KernelFailure) -> None:
