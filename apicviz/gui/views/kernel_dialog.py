@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
     QDialog,
@@ -31,13 +32,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...kernelvm.remote_probe import KernelChoice
 from ..controller.controller import Controller
 from ..controller.kernel_check import KernelFailure
 from ..viewmodels.host_verdict import HostVerdict
 from . import palette
 
 Recent = list[tuple[str, str]]
+
+if TYPE_CHECKING:
+    from ...kernelvm.remote_probe import KernelChoice
 
 
 class KernelDialog(QDialog):
@@ -163,6 +166,8 @@ class KernelDialog(QDialog):
 
     def choice(self) -> KernelChoice | str:
         """The KernelChoice to boot, or what is wrong with the fields (checked before anything starts)."""
+        from ...kernelvm.remote_probe import KernelChoice
+
         kernel = self.kernel_edit.text().strip()
         modules = self.modules_edit.text().strip()
         if not kernel:
