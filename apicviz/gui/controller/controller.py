@@ -20,13 +20,12 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 from shiboken6 import isValid
 
-from ...kernelvm.remote_probe import KernelChoice
 from ...model import Evaluation, Interrupt, Route, Scenario, evaluate
 from ...model.apic_map import Step, recalculate
 from ...model.compare import Comparison
@@ -37,6 +36,9 @@ from .host_results import HostResults
 from .kernel_check import KernelCheckRunner
 from .real_kernels import RealKernels
 from .sweep_scheduler import BACKGROUND_SWEEP_VCPUS, SweepScheduler
+
+if TYPE_CHECKING:  # the throwaway-kernel runner loads only when a run starts
+    from ...kernelvm.remote_probe import KernelChoice
 
 __all__ = [
     "BACKGROUND_SWEEP_VCPUS",

@@ -19,12 +19,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ...host.host_info import HostInfo, KvmUnavailable, host_info
-from ...host.probe import ProbeCancelled, ProbeResult, probe
-from ...host.probe_text import config_notes
 from ...model import Evaluation
 from ..viewmodels.host_verdict import HostVerdict, build_verdict
 
@@ -37,7 +36,17 @@ SHUTDOWN_WAIT_S = 3.0
 
 OFF, UNAVAILABLE, RUNNING, DONE, CANCELLED, FAILED = "off", "unavailable", "running", "done", "cancelled", "failed"
 
-ProbeFn = Callable[..., ProbeResult]
+ProbeFn = Callable[..., "ProbeResult"]
+
+if TYPE_CHECKING:  # the probe itself (ctypes, the VM builder) loads when a check first runs
+    from ...host.probe import ProbeResult
+
+
+def probe(scenario: Any, **kwargs: Any) -> ProbeResult:
+    """apicviz.host.probe.probe, imported on first use."""
+    from ...host.probe import probe as run_probe
+
+    return run_probe(scenario, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,8 @@ def host_label(info: HostInfo) -> str:
 
 def verdict_from_result(result: ProbeResult, evaluation: Evaluation) -> HostVerdict:
     """A ProbeResult of this host as the window shows it (built in the worker thread)."""
+    from ...host.probe_text import config_notes
+
     info = result.host
     data = result.to_json("")
     data["seconds"] = round(result.seconds, 3)
@@ -88,6 +99,8 @@ class _Job:
     thread: threading.Thread | None = None
 
     def run(self) -> None:
+        from ...host.probe import ProbeCancelled
+
         try:
             result = self.probe_fn(self.evaluation.scenario, progress=self._on_progress,
                                    cancelled=self.cancel.is_set, host=self.info)

@@ -19,14 +19,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ...host.host_info import HostInfo
 from ...host.probe_text import config_notes
-from ...kernelvm.errors import KernelVmError
-from ...kernelvm.remote_probe import KernelChoice, probe_on_kernel
 from ...model import Evaluation
 from ...model.scenario_file import scenario_to_text
 from ..viewmodels.host_verdict import HostVerdict, build_verdict
@@ -37,6 +35,9 @@ POLL_MS = 100
 SHUTDOWN_WAIT_S = 5.0
 
 ProbeOnKernel = Callable[..., tuple[list[dict[str, Any]], dict[str, Any]]]
+
+if TYPE_CHECKING:  # kernelvm (subprocess, tarfile...) is imported when a run starts, not with the window
+    from ...kernelvm.remote_probe import KernelChoice
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class _Job:
     thread: threading.Thread | None = None
 
     def run(self) -> None:
+        from ...kernelvm.errors import KernelVmError
+
         path = ""
         try:
             fd, path = tempfile.mkstemp(prefix="apicviz-kernel-check-", suffix=".apicviz.json")
@@ -98,6 +101,12 @@ class _Job:
             self.done.set()
 
 
+def _probe_on_kernel(*args: Any, **kwargs: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    from ...kernelvm.remote_probe import probe_on_kernel
+
+    return probe_on_kernel(*args, **kwargs)
+
+
 class KernelCheckRunner(QObject):
     """One run on another kernel at a time; cancellable; quiet once the window closes."""
 
@@ -110,7 +119,7 @@ class KernelCheckRunner(QObject):
 
     def __init__(self, parent: QObject | None = None, run_fn: ProbeOnKernel | None = None) -> None:
         super().__init__(parent)
-        self.run_fn: ProbeOnKernel = run_fn or probe_on_kernel
+        self.run_fn: ProbeOnKernel = run_fn or _probe_on_kernel
         self._job: _Job | None = None
         self._closed = False
         self._poll = QTimer(self)

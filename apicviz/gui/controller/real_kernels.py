@@ -8,15 +8,18 @@ views read ``controller.host_results`` and never start a probe themselves
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from ...kernelvm.remote_probe import KernelChoice
 from ...model import Evaluation, Scenario
 from ..viewmodels.host_verdict import HostVerdict
 from .host_check import HostCheckScheduler
 from .host_results import HOST, KERNEL, HostResults
 from .kernel_check import KernelCheckRunner
+
+if TYPE_CHECKING:  # the throwaway-kernel runner loads only when a run starts
+    from ...kernelvm.remote_probe import KernelChoice
 
 
 def same_scenario(a: Scenario, b: Scenario) -> bool:

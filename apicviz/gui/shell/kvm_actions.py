@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
 from ..controller.controller import Controller
@@ -45,10 +45,13 @@ class KvmActions(QObject):
         self.kernel_dialog: KernelDialog | None = None
         controller.kernel_check.finished.connect(self._on_kernel_finished)
         self.progress = HostProgress(controller)
-        self.cancel_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), window)
-        self.cancel_shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-        self.cancel_shortcut.setEnabled(False)
-        self.cancel_shortcut.activated.connect(controller.host_check.cancel)
+        # Esc belongs to the cancel only while the progress bar is up (elsewhere it closes editors and dialogs).
+        self.cancel_host = QAction("&Cancel the Running Host Check", window)
+        self.cancel_host.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.cancel_host.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.cancel_host.setEnabled(False)
+        self.cancel_host.triggered.connect(controller.host_check.cancel)
+        window.addAction(self.cancel_host)
         self._told: object = None
         controller.host_changed.connect(self._on_host_changed)
         controller.host_check.progress.connect(self._on_progress)
@@ -56,6 +59,7 @@ class KvmActions(QObject):
     def build_menu(self, menu: QMenu) -> None:
         menu.setToolTipsVisible(True)
         menu.addAction(self.check_host)
+        menu.addAction(self.cancel_host)
         menu.addAction(self.check_kernel)
 
     def open_kernel_dialog(self) -> KernelDialog:
@@ -71,18 +75,17 @@ class KvmActions(QObject):
         return self.kernel_dialog
 
     def _on_kernel_finished(self, verdict: HostVerdict) -> None:
-        self.message.emit(f"{verdict.label}: {verdict.summary()} — shown in the Host column and the Compare tab")
+        self.message.emit(f"{verdict.label}: {verdict.counts()} — shown in the Host column and the Compare tab")
 
     def _on_check_host_toggled(self, on: bool) -> None:
         self.controller.set_host_check(on)
 
     def _on_progress(self, *_args: object) -> None:
-        # Esc belongs to the cancel only while the bar is up (elsewhere it closes editors and dialogs).
-        self.cancel_shortcut.setEnabled(not self.progress.isHidden())
+        self.cancel_host.setEnabled(not self.progress.isHidden())
 
     def _on_host_changed(self, _results: object) -> None:
         if not self.controller.host_check.busy:
-            self.cancel_shortcut.setEnabled(False)
+            self.cancel_host.setEnabled(False)
         status = self.controller.host_check.status
         if status.state == "failed" and status is not self._told:
             self._told = status

@@ -116,12 +116,15 @@ class HostVerdict:
 
     def summary(self) -> str:
         """'host 6.18: 12/12 agree, 1 not expressible' (the chip)."""
+        text = f"{self.short}: {self.counts()}"
+        return f"≠ {text}" if self.count(DIFFERS) and not self.skipped else text
+
+    def counts(self) -> str:
+        """'12/12 agree, 1 not expressible' (the summary without the kernel's name)."""
         if self.skipped:
-            return f"{self.short}: not probed"
+            return "not probed"
         agree = self.compared - self.count(DIFFERS)
-        text = f"{self.short}: {agree}/{self.compared} agree"
-        if self.count(DIFFERS):
-            text = f"≠ {text}"
+        text = f"{agree}/{self.compared} agree"
         skipped = self.count(SKIPPED)
         if skipped:
             text += f", {skipped} not expressible"

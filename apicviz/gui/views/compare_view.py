@@ -216,9 +216,12 @@ class CompareView(QWidget):
                 f"<td>{y['path']}: {_ids(y['targets'])}</td><td>{_drop(y['dropped'])}</td>"
                 + "".join(_kernel_cell(v, n, fresh) for v, fresh in kernels) + "</tr>")
         if route_rows:
-            kernel_heads = "".join(f"<th>{html.escape(v.label)}{'' if fresh else ' (checking…)'}</th>"
+            kernel_heads = "".join(f"<th>{html.escape(_kernel_title(v))}{'' if fresh else ' (checking…)'}</th>"
                                    for v, fresh in kernels)
-            parts.append("<p><b>Interrupts</b> (≠ marks a changed route)</p>"
+            legend = (" Real kernels: the vCPUs that accepted the message there; ✓ as the model predicts for that "
+                      "kernel's version and settings, ≠ contradicts it, – cannot be expressed there."
+                      if kernels else "")
+            parts.append(f"<p><a name='interrupts'></a><b>Interrupts</b> (≠ marks a changed route).{legend}</p>"
                          "<table border='1' cellpadding='3' cellspacing='0'><tr><th>interrupt</th>"
                          f"<th>A route</th><th>A dropped</th><th>B route</th><th>B dropped</th>{kernel_heads}</tr>"
                          f"{''.join(route_rows)}</table>")
@@ -226,6 +229,10 @@ class CompareView(QWidget):
         parts.append(f"<p>Dropped deliveries among the interrupts: A {comp.a.dropped_count}, "
                      f"B {comp.b.dropped_count}.</p>")
         return "".join(parts)
+
+
+def _kernel_title(verdict: HostVerdict) -> str:
+    return f"{verdict.label} (this host)" if verdict.source == "host" else verdict.label
 
 
 def _kernel_cell(verdict: HostVerdict, n: int, fresh: bool) -> str:
@@ -240,11 +247,9 @@ def _kernel_cell(verdict: HostVerdict, n: int, fresh: bool) -> str:
 
 
 def _kernel_notes(verdict: HostVerdict) -> str:
-    """Under the table: which kernel it was, what it was compared with, and why rows were skipped."""
-    lines = [(f"<b>{html.escape(verdict.label)}</b>: {html.escape(verdict.summary())} — the vCPUs that accepted "
-              "each message there, against the model for that kernel's own version and settings "
-              "(✓ as predicted, ≠ contradicts the model, – cannot be expressed on a real kernel). "
-              f"{html.escape(verdict.header)}")]
+    """Under the table: which kernel it was, how it was set up, and why rows were skipped."""
+    head = f"<b>{html.escape(_kernel_title(verdict))}</b>: {html.escape(verdict.counts())}"
+    lines = [f"{head} — {html.escape(verdict.header)}"]
     if verdict.notes:
         lines.append("The scenario's own settings differ there: " + html.escape("; ".join(verdict.notes)) + ".")
     skips = [r for r in verdict.rows if r.state == SKIPPED]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
     QDialog,
@@ -31,13 +32,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...kernelvm.remote_probe import KernelChoice
 from ..controller.controller import Controller
 from ..controller.kernel_check import KernelFailure
 from ..viewmodels.host_verdict import HostVerdict
 from . import palette
 
 Recent = list[tuple[str, str]]
+
+if TYPE_CHECKING:
+    from ...kernelvm.remote_probe import KernelChoice
 
 
 class KernelDialog(QDialog):
@@ -71,8 +74,7 @@ class KernelDialog(QDialog):
         self.recent_list.itemClicked.connect(self._on_recent_clicked)
         self.recent_list.itemDoubleClicked.connect(self._on_recent_double_clicked)
         self.recent_list.setMaximumHeight(110)
-        self._fill_recent(recent or [])
-        form = QFormLayout()
+        form = self.form = QFormLayout()
         form.addRow("Kernel:", kernel_row)
         form.addRow("Modules:", modules_row)
         form.addRow("Recent:", self.recent_list)
@@ -112,6 +114,7 @@ class KernelDialog(QDialog):
         layout.addWidget(self.bar)
         layout.addWidget(self.details, 1)
         layout.addLayout(buttons)
+        self._fill_recent(recent or [])
         self.resize(640, 360)
         runner = controller.kernel_check
         runner.elapsed.connect(self._on_elapsed)
@@ -129,7 +132,7 @@ class KernelDialog(QDialog):
             item.setToolTip(kernel)
             item.setData(256, (kernel, modules))
             self.recent_list.addItem(item)
-        self.recent_list.setVisible(bool(recent))
+        self.form.setRowVisible(self.recent_list, bool(recent))
 
     def recent_entries(self) -> Recent:
         return [tuple(self.recent_list.item(i).data(256)) for i in range(self.recent_list.count())]
@@ -163,6 +166,8 @@ class KernelDialog(QDialog):
 
     def choice(self) -> KernelChoice | str:
         """The KernelChoice to boot, or what is wrong with the fields (checked before anything starts)."""
+        from ...kernelvm.remote_probe import KernelChoice
+
         kernel = self.kernel_edit.text().strip()
         modules = self.modules_edit.text().strip()
         if not kernel:
@@ -213,7 +218,7 @@ class KernelDialog(QDialog):
         self._stopped()
         if self.remember is not None:
             self._fill_recent(self.remember(self.kernel_edit.text().strip(), self.modules_edit.text().strip()))
-        self.status.setText(f"{verdict.label}: {verdict.summary()} — shown in the Host column")
+        self.status.setText(f"{verdict.label}: {verdict.counts()} — shown in the Host column")
         self.accept()
 
     def _on_failed(self, failure: KernelFailure) -> None:
