@@ -89,7 +89,7 @@ class Column:
         try:
             return self._parse(value, where)
         except ScenarioError as exc:
-            if "allowed" in exc.message or "use one of" in exc.message:
+            if exc.names_allowed:
                 raise
             raise ScenarioError(where, f"{exc.message}; allowed {self.range_text()}") from None
 
@@ -102,7 +102,8 @@ class Column:
         if self.editor == CHOICE:
             choice = str(text).lower()
             if choice not in self.choices:
-                raise ScenarioError(where, f"{quote(str(value))} is not allowed; use one of {', '.join(self.choices)}")
+                raise ScenarioError(where, f"{quote(str(value))} is not allowed; use one of {', '.join(self.choices)}",
+                                    names_allowed=True)
             return choice
         if self.editor == DFR:
             return parse_dfr(text, where)
@@ -123,7 +124,8 @@ def parse_bool(value: Any, where: str) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise ScenarioError(where, f"{quote(str(value))} is not a yes/no value; allowed yes or no (true/false, 1/0)")
+    raise ScenarioError(where, f"{quote(str(value))} is not a yes/no value; allowed yes or no (true/false, 1/0)",
+                        names_allowed=True)
 
 
 VCPU_COLUMNS: tuple[Column, ...] = (
