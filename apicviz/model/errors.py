@@ -59,9 +59,12 @@ class ScenarioError(ValueError):
 
     ``field`` is a path like ``vcpus[3].xapic_id`` so that the message can point
     at the exact place to fix. Both are cut to a readable length.
+    ``names_allowed``: the message already says what is allowed (a range or the
+    choices), so a caller adds no "allowed …" of its own.
     """
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, names_allowed: bool = False) -> None:
         self.field = shorten(field, MAX_FIELD)
         self.message = shorten(message, MAX_MESSAGE)
+        self.names_allowed = names_allowed
         super().__init__(f"{self.field}: {self.message}" if self.field else self.message)

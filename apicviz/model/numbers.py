@@ -64,7 +64,7 @@ def parse_int(value: object, field: str, lo: int, hi: int) -> int:
             shown = f"a {number.bit_length()}-bit number"
         else:
             shown = f"{number:#x}" if abs(number) > 0xFFFF else str(number)
-        raise ScenarioError(field, f"{shown} is out of range; allowed {describe_range(lo, hi)}")
+        raise ScenarioError(field, f"{shown} is out of range; allowed {describe_range(lo, hi)}", names_allowed=True)
     return number
 
 

@@ -89,7 +89,7 @@ def _text(value: Any, where: str) -> str:
 def _choice(value: Any, where: str, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
         shown = quote(value) if isinstance(value, str) else _kind(value)
-        raise ScenarioError(where, f"{shown} is not allowed; use one of {', '.join(choices)}")
+        raise ScenarioError(where, f"{shown} is not allowed; use one of {', '.join(choices)}", names_allowed=True)
     return value
 
 

@@ -94,3 +94,24 @@ def test_status_column_reports_a_lost_logical_slot(window):
     tip = model.data(cell(model, 0, "status"), Qt.ItemDataRole.ToolTipRole)
     assert "lost its logical slot (bit 0, logical ID 0x1) to vCPU 0x1" in tip
     assert model.data(cell(model, 0, "status"), Qt.ItemDataRole.BackgroundRole).color() == COLOURS["warn"]
+
+
+def test_explain_lines_are_typed_and_coloured_by_class(window):
+    """The model types each line (kind, vCPU, class); the Explain dock colours from the palette by class code."""
+    from apicviz.gui.views.explain_view import line_html
+    from apicviz.model.explain import explain_lines
+
+    load(window, [{"id": 0}, {"id": 1, "xapic_id": 0}], [{"source": 0, "dest": 0}])
+    ev = window.controller.evaluation
+    lines = explain_lines(ev, 0)
+    dropped = [line for line in lines if line.kind == "dropped"]
+    assert len(dropped) == 1
+    assert dropped[0].severity == "kvm_inconsistent"
+    per_vcpu = {line.vcpu: line for line in lines if line.kind == "vcpu"}
+    assert (per_vcpu[1].mark, per_vcpu[1].severity) == ("dropped", "kvm_inconsistent")
+    assert (per_vcpu[0].mark, per_vcpu[0].severity) == ("target", None)
+    fill, colour, _solid = palette.SEVERITY["kvm_inconsistent"]
+    assert f"background:{fill}; color:{colour}" in line_html(dropped[0])
+    assert "background" not in line_html(per_vcpu[0])
+    window.controller.select_interrupt(0)
+    assert "DROPPED: 0x1 should get it but do not." in window.explain_view.text()

@@ -95,7 +95,7 @@ class Column:
         try:
             return self._parse(value, where)
         except ScenarioError as exc:
-            if "allowed" in exc.message or "use one of" in exc.message:
+            if exc.names_allowed:
                 raise
             raise ScenarioError(where, f"{exc.message}; allowed {self.range_text()}") from None
 
@@ -111,7 +111,8 @@ class Column:
                         if self.labels else {})
             choice = by_label.get(choice, choice)
             if choice not in self.choices:
-                raise ScenarioError(where, f"{quote(str(value))} is not allowed; use one of {self.range_text()}")
+                raise ScenarioError(where, f"{quote(str(value))} is not allowed; use one of {self.range_text()}",
+                                    names_allowed=True)
             return choice
         if self.editor == DFR:
             return parse_dfr(text, where)
@@ -132,7 +133,8 @@ def parse_bool(value: Any, where: str) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise ScenarioError(where, f"{quote(str(value))} is not a yes/no value; allowed yes or no (true/false, 1/0)")
+    raise ScenarioError(where, f"{quote(str(value))} is not a yes/no value; allowed yes or no (true/false, 1/0)",
+                        names_allowed=True)
 
 
 VCPU_COLUMNS: tuple[Column, ...] = (
