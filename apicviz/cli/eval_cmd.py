@@ -5,6 +5,8 @@ import argparse
 import json
 import sys
 
+from .collector import between_files, collector_held_off
+
 
 def _eval_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="apicviz eval", description="Evaluate scenario files: KVM's APIC map and routes.")
@@ -39,37 +41,44 @@ def write_json_line(out, data: dict) -> None:
 
 
 def run(argv: list[str]) -> int:
+    args = _eval_parser().parse_args(argv)
+    status = 0
+    for n, path in enumerate(args.files):
+        if n:
+            between_files()
+        with collector_held_off():
+            status = max(status, _eval_one(path, args))
+    return status
+
+
+def _eval_one(path: str, args: argparse.Namespace) -> int:
+    """Evaluate one file and write its result (or its error); 0 when it was evaluated, else 1."""
     from ..model import ScenarioError, evaluate, load_scenario
     from ..model.sweep import sweep
     from ..model.text_report import eval_text
 
-    args = _eval_parser().parse_args(argv)
-    status = 0
     out = sys.stdout
-    for path in args.files:
-        try:
-            scenario = load_scenario(path)
-            ev = evaluate(scenario)
-        except ScenarioError as exc:
-            status = 1
-            if args.json:
-                out.write(json.dumps({"file": path, "error": str(exc)}) + "\n")
-            else:
-                print(f"{path}: error: {exc}", file=sys.stderr)
-            continue
-        except Exception as exc:  # noqa: BLE001 - never a traceback for one bad file; the others still run
-            status = 1
-            message = f"internal error while evaluating: {type(exc).__name__}: {exc}"
-            if args.json:
-                out.write(json.dumps({"file": path, "error": message}) + "\n")
-            else:
-                print(f"{path}: {message}", file=sys.stderr)
-            continue
+    try:
+        scenario = load_scenario(path)
+        ev = evaluate(scenario)
+    except ScenarioError as exc:
         if args.json:
-            data = {"file": path, **ev.to_json()}
-            if not args.no_sweep:
-                data["sweep"] = sweep(ev).to_json(ev)
-            write_json_line(out, data)
+            out.write(json.dumps({"file": path, "error": str(exc)}) + "\n")
         else:
-            out.write(eval_text(ev, path, with_sweep=not args.no_sweep))
-    return status
+            print(f"{path}: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - never a traceback for one bad file; the others still run
+        message = f"internal error while evaluating: {type(exc).__name__}: {exc}"
+        if args.json:
+            out.write(json.dumps({"file": path, "error": message}) + "\n")
+        else:
+            print(f"{path}: {message}", file=sys.stderr)
+        return 1
+    if args.json:
+        data = {"file": path, **ev.to_json()}
+        if not args.no_sweep:
+            data["sweep"] = sweep(ev).to_json(ev)
+        write_json_line(out, data)
+    else:
+        out.write(eval_text(ev, path, with_sweep=not args.no_sweep))
+    return 0

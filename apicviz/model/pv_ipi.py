@@ -14,13 +14,14 @@ slow path) plays the part the slow path plays for ordinary messages.
 """
 from __future__ import annotations
 
-from dataclasses import replace
+import copy
+from functools import lru_cache
 
 from .apic_map import MapResult
 from .kernels import kernel_at_least
 from .routing import Route, Router
 from .scenario import Interrupt
-from .severity import FAST_PATH_DIFFERS, PV_IPI_NO_MAP, PV_IPI_UNSUPPORTED, Finding, Verdict, classify
+from .severity import FAST_PATH_DIFFERS, PV_IPI_NO_MAP, PV_IPI_UNSUPPORTED, Verdict, classify
 
 #: KVM_HC_SEND_IPI and KVM_FEATURE_PV_SEND_IPI were added in Linux 4.19.
 PV_IPI_SINCE = (4, 19)
@@ -34,7 +35,9 @@ UNSUPPORTED = "unsupported"  # a kernel before 4.19 has no such hypercall
 PV_IPI_RESULTS = (DELIVERED, NO_MAP, ABOVE_MAX_APIC_ID, UNSUPPORTED)
 
 
+@lru_cache(maxsize=64)
 def pv_ipi_supported(kernel: str) -> bool:
+    """Cached: the sweep asks once per destination, and a kernel string is parsed each time otherwise."""
     return kernel_at_least(kernel, PV_IPI_SINCE)
 
 
@@ -51,16 +54,23 @@ def pv_lookup(router: Router, dest: int) -> tuple[str, list[int]]:
     return DELIVERED, ([] if holder is None else [holder])
 
 
-def _as_icr(irq: Interrupt) -> Interrupt:
+def as_icr(irq: Interrupt) -> Interrupt:
     """The physical ICR IPI to the same APIC ID: the hardware reference (and KVM's slow path for it)."""
     return Interrupt(dest_mode="physical", delivery=irq.delivery, vector=irq.vector)
 
 
-def route_pv_ipi(router: Router, irq: Interrupt, dest: int, source: int) -> Route:
-    """The evaluation of one PV IPI: path "pv_ipi", its result code, and no slow path."""
-    result, targets = pv_lookup(router, dest)
+def route_pv_ipi(router: Router, irq: Interrupt, dest: int, source: int,
+                 known: tuple[tuple[str, list[int]], list[int]] | None = None) -> Route:
+    """The evaluation of one PV IPI: path "pv_ipi", its result code, and no slow path.
+
+    ``known``: (:func:`pv_lookup`'s answer, the hardware targets), when the sweep has them already.
+    """
+    if known is None:
+        (result, targets), hardware = pv_lookup(router, dest), router.matches(as_icr(irq), dest, source,
+                                                                             hardware=True)
+    else:
+        (result, targets), hardware = known
     vcpus = router.vcpus
-    hardware = router.matches(_as_icr(irq), dest, source, hardware=True)
     accepted = [i for i in targets if vcpus[i].sw_enabled] if irq.delivery == "fixed" else list(targets)
     tset, hset = set(targets), set(hardware)
     dropped = [i for i in hardware if i not in tset]
@@ -68,11 +78,6 @@ def route_pv_ipi(router: Router, irq: Interrupt, dest: int, source: int) -> Rout
     slots = [("phys", dest)] if result == DELIVERED else []
     return Route(PATH_PV_IPI, targets, accepted, [], hardware, dropped, extra, "", slots, irq.delivery, dest,
                  source, pv_ipi_result=result)
-
-
-def pv_agrees(router: Router, irq: Interrupt, dest: int, source: int) -> bool:
-    """Whether KVM's PV IPI reaches exactly the APICs hardware would (the sweep's cheap test)."""
-    return pv_lookup(router, dest)[1] == router.matches(_as_icr(irq), dest, source, hardware=True)
 
 
 def route_interrupt(router: Router, irq: Interrupt) -> Route:
@@ -85,24 +90,29 @@ def route_interrupt(router: Router, irq: Interrupt) -> Route:
 
 def icr_reference(router: Router, route: Route, irq: Interrupt) -> list[int]:
     """What KVM's slow path would deliver for the ICR IPI to the same APIC ID (for the severity class)."""
-    return router.matches(_as_icr(irq), route.dest, route.source)
+    return router.matches(as_icr(irq), route.dest, route.source)
 
 
-def classify_pv_ipi(router: Router, route: Route, irq: Interrupt) -> Verdict:
+def classify_pv_ipi(router: Router, route: Route, irq: Interrupt, icr: Interrupt | None = None) -> Verdict:
     """Severity findings of a PV IPI, with KVM's ICR slow path as the reference KVM disagrees with.
 
     A vCPU the PV IPI misses although that ICR path and hardware reach it is
     the map's fault (``fast_path_differs``), or, when there is no map or no
     hypercall at all, ``pv_ipi_no_map`` / ``pv_ipi_unsupported``. The rules
     both share (hotplug hack, no 8-bit truncation) keep their own reasons.
+    ``icr``: the matching ICR message (:func:`as_icr`), when the caller made it once for many routes.
     """
-    shadow = replace(route, path="fast", slow_path_targets=icr_reference(router, route, irq))
-    verdict = classify(shadow, _as_icr(irq), router.vcpus, router.kvm)
+    icr = icr or as_icr(irq)
+    shadow = copy.copy(route)
+    shadow.path, shadow.slow_path_targets = "fast", router.matches(icr, route.dest, route.source)
+    verdict = classify(shadow, icr, router.vcpus, router.kvm, router.xapic_mode_set)
     swap = {NO_MAP: PV_IPI_NO_MAP, UNSUPPORTED: PV_IPI_UNSUPPORTED}.get(route.pv_ipi_result or "")
-    if swap is None or not verdict.findings:
+    if swap is None or not verdict.reasons:
         return verdict
-    return Verdict(tuple(Finding(f.vcpu, f.kind, swap if f.reason == FAST_PATH_DIFFERS else f.reason)
-                         for f in verdict.findings))
+    groups: dict[tuple[str, str], list[int]] = {}
+    for (kind, reason), idxs in verdict.groups().items():
+        groups.setdefault((kind, swap if reason == FAST_PATH_DIFFERS else reason), []).extend(idxs)
+    return Verdict(groups={key: sorted(idxs) for key, idxs in groups.items()})
 
 
 def pv_reachable_slots(result: MapResult, kernel: str) -> list[int]:

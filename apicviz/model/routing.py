@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 LOWEST = "lowest"
 
 
-@dataclass
+@dataclass(slots=True)
 class Route:
-    """Outcome of one message; vCPUs are indexes in creation order."""
+    """Outcome of one message; vCPUs are indexes in creation order (slots: a sweep makes thousands)."""
 
     path: str
     targets: list[int]
@@ -189,6 +189,14 @@ class Router:
                 for bit in _bits(logical_id & 0xF):
                     self.cluster_by_slot.setdefault((logical_id >> 4, bit), []).append(idx)
 
+    @property
+    def xapic_mode_set(self) -> frozenset[int]:
+        """Present xAPIC-mode vCPUs as a set, built on first use: the severity reasons split findings by it."""
+        cached = self.__dict__.get("_xapic_mode_set")
+        if cached is None:
+            cached = self.__dict__["_xapic_mode_set"] = frozenset(self.xapic_present)
+        return cached
+
     # ----- matching (indexed) -------------------------------------------------
 
     def _x2_matches(self, logical: bool, mda: int) -> list[int]:
@@ -273,8 +281,13 @@ class Router:
         x2_sender = source is not None and self.vcpus[source].x2apic_mode
         return dest == (X2APIC_BROADCAST if x2_sender else APIC_BROADCAST)
 
-    def fast_path(self, irq: Interrupt, dest: int, source: int | None) -> tuple[list[int], str, list] | None:
-        """kvm_irq_delivery_to_apic_fast: (targets, note, slots read) or None when it declines."""
+    def fast_path(self, irq: Interrupt, dest: int, source: int | None,
+                  notes: bool = True) -> tuple[list[int], str, list] | None:
+        """kvm_irq_delivery_to_apic_fast: (targets, note, slots read) or None when it declines.
+
+        ``notes=False`` leaves the note empty for the common lookups: the sweep
+        explains a row by routing it again, and the text costs more than the lookup.
+        """
         if irq.shorthand == "self":
             return [source], "the fast path delivers a self IPI to the sender directly", []  # type: ignore[list-item]
         if irq.shorthand != "none":
@@ -286,11 +299,13 @@ class Router:
             return None
         if not irq.logical:
             if dest > amap.max_apic_id:
-                return [], f"destination {fmt_id(dest)} is above max_apic_id {fmt_id(amap.max_apic_id)}: dropped", []
+                return [], (f"destination {fmt_id(dest)} is above max_apic_id {fmt_id(amap.max_apic_id)}: dropped"
+                            if notes else ""), []
             holder = amap.phys_map.get(dest)
             if holder is None:
-                return [], f"phys_map[{fmt_id(dest)}] is empty: delivered to nobody", [("phys", dest)]
-            return [holder], f"phys_map[{fmt_id(dest)}] holds {self.vcpus[holder].label()}", [("phys", dest)]
+                return [], f"phys_map[{fmt_id(dest)}] is empty: delivered to nobody" if notes else "", [("phys", dest)]
+            return [holder], (f"phys_map[{fmt_id(dest)}] holds {self.vcpus[holder].label()}"
+                              if notes else ""), [("phys", dest)]
         found = logical_lookup(amap.logical_mode, amap.max_apic_id, dest)
         if found is None:
             return None
@@ -307,6 +322,8 @@ class Router:
             return [], "no software-enabled APIC has a logical ID (mode sw_disabled): handled and dropped", []
         if irq.delivery != LOWEST:
             out = sorted(h for h in (slot(b) for b in _bits(mask)) if h is not None)
+            if not notes:
+                return out, "", read
             if not mask:
                 return [], f"{mode} lookup of {fmt_id(dest)} selects no slot: delivered to nobody", read
             return out, f"{mode} lookup of {fmt_id(dest)} reads {len(read)} slot(s)", read
@@ -345,7 +362,8 @@ class Router:
     def route_if_disagreeing(self, irq: Interrupt, dest: int, source: int | None) -> Route | None:
         """The full route when KVM, its slow path and hardware disagree, else None (for the sweep).
 
-        Fixed delivery only. Cheaper than :meth:`route_dest` because most
+        Fixed delivery only, and without the fast path's note (a row is explained by routing it
+        again). Cheaper than :meth:`route_dest` because most
         destinations agree: it compares target lists before building a Route.
         For an 8-bit destination the architecture matches exactly as the slow
         path does (xAPIC APICs see the same 8 bits), so hardware is not
@@ -353,7 +371,7 @@ class Router:
         """
         assert irq.delivery == "fixed", "the sweep routes fixed messages"
         slow = self.matches(irq, dest, source)
-        fast = self.fast_path(irq, dest, source)
+        fast = self.fast_path(irq, dest, source, notes=False)
         wide = dest > 0xFF and bool(self.xapic_present)
         if fast is not None and fast[0] != slow:
             hardware = self.matches(irq, dest, source, hardware=True) if wide else slow

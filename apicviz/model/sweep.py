@@ -29,7 +29,7 @@ from typing import Any
 
 from .analysis import Evaluation
 from .numbers import fmt_id, id_list
-from .pv_ipi import PATH_PV_IPI, classify_pv_ipi, pv_agrees, pv_ipi_supported, route_pv_ipi
+from .pv_ipi import PATH_PV_IPI, as_icr, classify_pv_ipi, pv_ipi_supported, pv_lookup, route_pv_ipi
 from .routing import Route
 from .scenario import APIC_BROADCAST, VIA_PV_IPI, X2APIC_BROADCAST, Interrupt
 from .severity import AGREED, SEVERITY_ORDER, Verdict, classify, finding_text, group_findings, worst
@@ -42,7 +42,7 @@ SENDER_TEXT = {MSI: "MSI", IPI_XAPIC: "IPI from an xAPIC vCPU", IPI_X2APIC: "IPI
 KIND_ICR, KIND_PV_IPI = "icr", "pv_ipi"
 
 
-@dataclass
+@dataclass(slots=True)
 class SweepRow:
     """One destination (or class of destinations) where the answers differ."""
 
@@ -129,7 +129,7 @@ class SweepResult:
             for r in self.rows:
                 verdict = r.verdict
                 counts[verdict.severity] += 1
-                for x in verdict.reasons if verdict.findings else ():
+                for x in verdict.reasons:
                     if x not in seen:
                         seen.add(x)
                         reasons.append(x)
@@ -164,41 +164,45 @@ class SweepResult:
                 + (f" ({classes})" if classes else "") + f"; {self.dropped_deliveries:,} dropped deliveries")
 
     def to_json(self, ev: Evaluation) -> dict[str, Any]:
-        ids = ev.ids
         vcpu_ids = [v.id for v in ev.scenario.vcpus]
+
+        def ids(idxs: list[int]) -> list[int]:
+            return [vcpu_ids[i] for i in idxs] if idxs else []
+
+        rows = []
+        for r in self.rows:
+            route = r.route
+            row: dict[str, Any] = {
+                "kind": r.kind, "dest_mode": r.dest_mode, "senders": list(r.senders), "dest": r.dest,
+                "count": r.count, "residue": r.residue, "path": route.path,
+            }
+            if route.path == PATH_PV_IPI:
+                row["pv_ipi_result"] = route.pv_ipi_result
+            row["targets"] = ids(route.targets)
+            row["slow_path_targets"] = ids(route.slow_path_targets)
+            row["hardware_targets"] = ids(route.hardware_targets)
+            row["dropped"] = ids(route.dropped)
+            row["extra"] = ids(route.extra)
+            row["fast_vs_slow"] = r.fast_vs_slow
+            row["kvm_vs_hardware"] = r.kvm_vs_hardware
+            row.update(r.verdict.to_json(vcpu_ids))
+            rows.append(row)
         return {
             "delivery": "fixed",
             "checked": self.checked,
             "dropped_deliveries": self.dropped_deliveries,
             "severity": self.severity,
             "by_severity": self.by_severity(),
-            "rows": [
-                {
-                    "kind": r.kind,
-                    "dest_mode": r.dest_mode,
-                    "senders": list(r.senders),
-                    "dest": r.dest,
-                    "count": r.count,
-                    "residue": r.residue,
-                    "path": r.route.path,
-                    **({"pv_ipi_result": r.route.pv_ipi_result} if r.kind == KIND_PV_IPI else {}),
-                    "targets": ids(r.route.targets),
-                    "slow_path_targets": ids(r.route.slow_path_targets),
-                    "hardware_targets": ids(r.route.hardware_targets),
-                    "dropped": ids(r.route.dropped),
-                    "extra": ids(r.route.extra),
-                    "fast_vs_slow": r.fast_vs_slow,
-                    "kvm_vs_hardware": r.kvm_vs_hardware,
-                    **r.verdict.to_json(vcpu_ids),
-                }
-                for r in self.rows
-            ],
+            "rows": rows,
         }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SweepDest:
     """One destination (or class of destinations) the sweep sends, and who can send it.
+
+    Not frozen (never changed after the sweep makes it, though): a 4096-vCPU sweep makes
+    tens of thousands, and a frozen dataclass costs three times as much to build.
 
     ``each_sender``: broadcast values, whose meaning depends on the sender, are
     routed once per sender; any other destination once for its whole group.
@@ -275,10 +279,12 @@ def sweep(ev: Evaluation) -> SweepResult:
     kvm = ev.scenario.kvm
     irqs = {mode: Interrupt(dest_mode=mode, delivery="fixed") for mode in ("physical", "logical")}
 
+    xapic_mode = router.xapic_mode_set
+
     def check(irq: Interrupt, dest: int, source: int | None) -> Route | None:
         r = router.route_if_disagreeing(irq, dest, source)
         if r is not None:
-            r.verdict = classify(r, irq, vcpus, kvm)
+            r.verdict = classify(r, irq, vcpus, kvm, xapic_mode)
         return r
 
     out.destinations = sweep_destinations(ev)
@@ -356,19 +362,27 @@ def _pv_irq(ev: Evaluation, source: int, name: str = "") -> Interrupt:
 
 
 def _sweep_pv_ipis(ev: Evaluation, dests: list[SweepDest], out: SweepResult) -> None:
-    """Route the PV IPI destinations; keep those where KVM and hardware disagree."""
+    """Route the PV IPI destinations; keep those where KVM and hardware disagree.
+
+    The lookup and the hardware answer are worked out once per destination and
+    handed on to the route, and the ICR reference message is made once.
+    """
     if not dests:
         return
     router = ev.router
     senders = pv_sweep_senders(ev)
     source = senders[dests[0].senders[0]]
     irq = _pv_irq(ev, source)
+    icr = as_icr(irq)
+    matches = router.matches
     for d in dests:
         out.checked += d.count * len(d.senders)
-        if pv_agrees(router, irq, d.dest, source):
+        looked_up = pv_lookup(router, d.dest)
+        hardware = matches(icr, d.dest, source, hardware=True)
+        if looked_up[1] == hardware:
             continue
-        r = route_pv_ipi(router, irq, d.dest, source)
-        r.verdict = classify_pv_ipi(router, r, irq)
+        r = route_pv_ipi(router, irq, d.dest, source, (looked_up, hardware))
+        r.verdict = classify_pv_ipi(router, r, irq, icr)
         out.rows.append(SweepRow(d.dest_mode, d.senders, d.dest, r, count=d.count, residue=d.residue))
 
 
@@ -418,7 +432,7 @@ def sweep_message(ev: Evaluation, msg: SweepMessage) -> tuple[Interrupt, Route] 
     irq = Interrupt(name=msg.describe(), source=None if source is None else vcpus[source].id,
                     dest_mode=msg.dest_mode, dest=msg.dest, delivery="fixed")
     route = ev.router.route_dest(irq, msg.dest, source)
-    route.verdict = classify(route, irq, vcpus, ev.scenario.kvm)
+    route.verdict = classify(route, irq, vcpus, ev.scenario.kvm, ev.router.xapic_mode_set)
     return irq, route
 
 
