@@ -14,7 +14,6 @@ slow path) plays the part the slow path plays for ordinary messages.
 """
 from __future__ import annotations
 
-import copy
 from functools import lru_cache
 
 from .apic_map import MapResult
@@ -103,16 +102,13 @@ def classify_pv_ipi(router: Router, route: Route, irq: Interrupt, icr: Interrupt
     ``icr``: the matching ICR message (:func:`as_icr`), when the caller made it once for many routes.
     """
     icr = icr or as_icr(irq)
-    shadow = copy.copy(route)
-    shadow.path, shadow.slow_path_targets = "fast", router.matches(icr, route.dest, route.source)
+    # The route as classify sees it: the ICR slow path stands where KVM's own slow path would.
+    shadow = Route("fast", route.targets, route.accepted, router.matches(icr, route.dest, route.source),
+                   route.hardware_targets, route.dropped, route.extra, delivery=route.delivery, dest=route.dest,
+                   source=route.source)
     verdict = classify(shadow, icr, router.vcpus, router.kvm, router.xapic_mode_set)
     swap = {NO_MAP: PV_IPI_NO_MAP, UNSUPPORTED: PV_IPI_UNSUPPORTED}.get(route.pv_ipi_result or "")
-    if swap is None or not verdict.reasons:
-        return verdict
-    groups: dict[tuple[str, str], list[int]] = {}
-    for (kind, reason), idxs in verdict.groups().items():
-        groups.setdefault((kind, swap if reason == FAST_PATH_DIFFERS else reason), []).extend(idxs)
-    return Verdict(groups={key: sorted(idxs) for key, idxs in groups.items()})
+    return verdict if swap is None else verdict.renamed(FAST_PATH_DIFFERS, swap)
 
 
 def pv_reachable_slots(result: MapResult, kernel: str) -> list[int]:

@@ -164,6 +164,22 @@ class Verdict:
         parts.sort(key=lambda kv: (-SEVERITY_RANK[REASON_SEVERITY[kv[0][1]]], kv[1][0]))
         return dict(parts)
 
+    def renamed(self, old: str, new: str) -> Verdict:
+        """The same findings with reason ``old`` read as ``new`` (a PV IPI's map fault has names of its own)."""
+        if old not in self._reason_codes():
+            return self
+        if self._groups is not None:
+            source = self._groups
+        else:
+            source = {}
+            for f in self.findings:
+                source.setdefault((f.kind, f.reason), []).append(f.vcpu)
+        groups: dict[tuple[str, str], list[int]] = {}
+        for (kind, reason), idxs in source.items():
+            key = (kind, new if reason == old else reason)
+            groups[key] = sorted(groups[key] + idxs) if key in groups else idxs
+        return Verdict(groups=groups)
+
     def to_json(self, ids: list[int]) -> dict[str, object]:
         """``severity``, ``reasons`` and ``findings`` (vCPUs by id) for FORMAT.md's evaluation."""
         if self._groups is not None:  # straight from the groups: no Finding objects on the way
