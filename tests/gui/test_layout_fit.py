@@ -315,3 +315,32 @@ def test_a_message_covers_the_chips_even_across_a_zoom(zoomed, qapp):
     window.statusBar().clearMessage()
     settle(qapp)
     assert window.summary.isVisible()
+
+
+def _scroll_bar_shown(dock) -> bool:
+    area = dock.widget()
+    return area.verticalScrollBar().isVisible() or area.horizontalScrollBar().isVisible()
+
+
+@pytest.mark.parametrize("path", [EXAMPLES / "04-wrap-0x123-and-0x23.apicviz.json",
+                                  EXAMPLES / "11-aliased-xapic-pv-ipi-6.1-vs-6.3.apicviz.json"],
+                         ids=lambda p: p.name[:2])
+def test_bottom_tabs_fit_1280x800_without_scrolling(laptop, qapp, qtbot, path):
+    """Raising the sweep or step tab makes room for it: every heat-map row a text line, no scroll bar."""
+    open_example(laptop, laptop.controller, path)
+    qtbot.waitUntil(lambda: laptop.controller.sweep_result is not None)
+    for dock in (laptop.sweep_dock, laptop.step_dock, laptop.sweep_dock):
+        dock.raise_()
+        settle(qapp, 12)
+        qtbot.waitUntil(lambda d=dock: not _scroll_bar_shown(d), timeout=3000)
+        view = dock.widget().widget()
+        assert dock.widget().viewport().rect().contains(view.rect()), dock.windowTitle()
+    heat = laptop.sweep_view.heatmap
+    rows = heat.matrix.shape[0]
+    assert rows >= 5  # MSI and IPI rows of each mode, PV IPI rows
+    line = heat.fontMetrics().height()
+    assert heat.view.sceneBoundingRect().height() >= rows * line  # each row label a whole text line
+    summary = laptop.sweep_view.summary
+    assert summary.width() >= summary.fontMetrics().horizontalAdvance(summary.text())  # the line is not cut
+    assert laptop.map_view.height() > 200  # the map gave way, not away
+    assert_nothing_cut(laptop)

@@ -41,7 +41,14 @@ def test_rows_and_summary(qtbot):
     assert result is not None
     assert result.rows
     assert view.model.rowCount() == len(result.rows)
-    assert result.summary(ctrl.evaluation) in view.summary.text()
+    # one line with the counts; the full sentence in its tooltip
+    counts = result.by_severity()
+    line = view.summary.text()
+    assert line.startswith(f"{len(result.rows)} of {result.checked:,} messages disagree (")
+    assert f"{counts['kvm_inconsistent']} KVM inconsistent" in line
+    assert line.endswith(f"· {result.dropped_deliveries} dropped deliveries")
+    assert "\n" not in line and not view.summary.wordWrap()
+    assert view.summary.toolTip() == result.summary(ctrl.evaluation)
     assert view.buttons[FILTER_ALL].text() == f"All ({len(result.rows)})"
     row = next(i for i, r in enumerate(view.visible_rows()) if r.dest == 0x23 and r.dest_mode == "physical")
     assert view.cell_text(row, "Destination") == "0x23"

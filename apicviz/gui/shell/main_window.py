@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QMessageBox, QScrollArea, QUndoView, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QScrollArea, QTabBar, QUndoView, QWidget
 
 from ... import __version__
 from ...model import BEHAVIOURS
@@ -30,6 +30,7 @@ from ..views.vcpu_model import VcpuTableModel
 from . import layout, settings
 from .examples_menu import build_examples_menu
 from .file_actions import FileActions, display_name
+from .fit_scroll import FitScrollArea
 from .help_dialogs import build_help_menu
 from .kvm_actions import KvmActions
 from .presentation import PresentationZoom
@@ -95,6 +96,12 @@ class MainWindow(QMainWindow):
         self.compare_dock.visibilityChanged.connect(
             lambda shown: self.compare_view.set_active(shown, closed=self.compare_dock.isHidden()))
         self.step_dock.visibilityChanged.connect(self.step_view.set_active)
+        for tall in (self.sweep_dock, self.step_dock, self.compare_dock):
+            tall.visibilityChanged.connect(
+                lambda shown, d=tall: shown and QTimer.singleShot(0, lambda: self._make_room(d)))
+            area = tall.widget()
+            if isinstance(area, FitScrollArea):
+                area.short_of_height.connect(lambda _px, d=tall: self._make_room(d))
         self.step_view.progress_changed.connect(self.map_view.set_progress)  # the map as built so far
         # Placed once, in their final arrangement (re-arranging added docks leaves stray tab bars).
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.vcpu_dock)
@@ -202,6 +209,21 @@ class MainWindow(QMainWindow):
         self.kvm_dock.show()
         self.kvm_dock.raise_()
         self.kvm_panel.notes.setFocus()
+
+    def _make_room(self, dock: QDockWidget) -> None:
+        """Grow a bottom tab that was raised until its view fits without scrolling (never shrinks it).
+
+        The heat map needs a text line per sender row; the map above gives way, up to half the window.
+        """
+        area = dock.widget()
+        if not isinstance(area, FitScrollArea) or dock.isFloating() or dock.isHidden():
+            return
+        short = area.shortfall()
+        if short > 0:
+            # resizeDocks sizes a tab group with its tab bar; the dock's own height leaves the bar out.
+            bar = max((b.height() for b in self.findChildren(QTabBar) if b.isVisible()
+                       and dock.windowTitle() in (b.tabText(i) for i in range(b.count()))), default=0)
+            self.resizeDocks([dock], [min(dock.height() + bar + short, self.height() // 2)], Qt.Orientation.Vertical)
 
     def _dock(self, name: str, title: str, widget: QWidget) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -398,11 +420,7 @@ def about_text() -> str:
 
 def _scrolled(widget: QWidget) -> QScrollArea:
     """``widget`` in a frameless scroll area: it keeps its layout, the window keeps its minimum small."""
-    area = QScrollArea()
-    area.setWidget(widget)
-    area.setWidgetResizable(True)
-    area.setFrameShape(QFrame.Shape.NoFrame)
-    return area
+    return FitScrollArea(widget)
 
 
 def _dropped_file(event: QDragEnterEvent | QDropEvent) -> str | None:

@@ -100,20 +100,20 @@ class SweepHeatmap(QWidget):
         self.svg_button.setToolTip("Export the heat map as an SVG drawing")
         self.png_button.clicked.connect(lambda: self._ask_export("png"))
         self.svg_button.clicked.connect(lambda: self._ask_export("svg"))
+        # One line under the plot: what the pointer is on, the legend, the exports (the rows get the height).
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.hover, 1)
         for code in reversed(SEVERITY_ORDER):
             bar.addWidget(self._legend_chip(SEVERITY_NAME[code], palette.SEVERITY[code][2], code))
         bar.addWidget(self._legend_chip(NOT_SENT_TEXT, palette.SEVERITY_NONE_SOLID, None))
-        bar.addStretch(1)
         bar.addWidget(self.png_button)
         bar.addWidget(self.svg_button)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
-        lay.addLayout(bar)
         lay.addWidget(self.plot, 1)
-        lay.addWidget(self.hover)
+        lay.addLayout(bar)
         scene = self.plot.scene()
         scene.sigMouseMoved.connect(self._on_mouse_moved)
         scene.sigMouseClicked.connect(self._on_mouse_clicked)
@@ -159,6 +159,9 @@ class SweepHeatmap(QWidget):
         # pyqtgraph drops a label wider than the axis: make room for the longest one.
         metrics = QFontMetrics(left.style.get("tickFont") or self.font())
         left.setWidth(max((metrics.horizontalAdvance(label) for label in labels), default=40) + 18)
+        # Every row label legible: the plot never gets less than a text line per row (the window makes room).
+        bottom = self.plot.getPlotItem().getAxis("bottom")
+        self.plot.setMinimumHeight(max(rows, 1) * (metrics.height() + 1) + int(bottom.height()) + 8)
         self.view.setLimits(xMin=0, xMax=max(cols, 1), yMin=0, yMax=max(rows, 1),
                             minXRange=min(8, max(cols, 1)))
         if old is None or old.shape != m.shape or not np.array_equal(old.dests, m.dests):

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QSizePolicy,
     QStackedWidget,
     QTableView,
     QToolButton,
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from ...model.severity import KVM_INCONSISTENT
 from ...model.sweep import KIND_PV_IPI, SweepResult, SweepRow
+from ..viewmodels.sweep_summary import sweep_summary_line
 from .sweep_heatmap import SweepHeatmap
 from .sweep_model import (
     COLUMNS,
@@ -54,7 +56,10 @@ class SweepView(QWidget):
         self.proxy.setSourceModel(self.model)
 
         self.summary = QLabel("sweep pending …")
-        self.summary.setWordWrap(True)
+        # One line that gives way rather than wrapping: a wrapped line would take the heat map's rows.
+        self.summary.setWordWrap(False)
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.summary.setMinimumWidth(0)
         self.buttons: dict[str, QToolButton] = {}
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
@@ -135,7 +140,8 @@ class SweepView(QWidget):
                               (FILTER_DROPPED, "Dropped", dropped), (FILTER_FAST_SLOW, "Fast≠slow", fast_slow),
                               (FILTER_PV_IPI, "PV IPI", pv)):
             self.buttons[mode].setText(f"{text} ({n:,})")
-        self.summary.setText(result.summary(ev))
+        self.summary.setText(sweep_summary_line(result))
+        self.summary.setToolTip(result.summary(ev))
 
     # ----- user actions ---------------------------------------------------------------
 
