@@ -244,6 +244,8 @@ def launch_seconds(path: Path, runs: int) -> float:
 
 def fmt(ms: tuple[float, float], target: float | None = None) -> str:
     wall, cpu = ms
+    if wall != wall:  # NaN: nothing to measure (below 512 vCPUs the sweep runs in the window's own thread)
+        return "— (no worker)"
     mark = "" if target is None else (" ✓" if wall <= target else " ✗")
     return f"{wall:.1f} ms{mark}" + (f" ({cpu:.1f})" if cpu == cpu else "")
 

@@ -20,7 +20,7 @@ from .apic_map import MapResult
 from .kernels import kernel_at_least
 from .routing import Route, Router
 from .scenario import Interrupt
-from .severity import FAST_PATH_DIFFERS, PV_IPI_NO_MAP, PV_IPI_UNSUPPORTED, Verdict, classify
+from .severity import FAST_PATH_DIFFERS, PV_IPI_NO_MAP, PV_IPI_UNSUPPORTED, Verdict, classify_answers
 
 #: KVM_HC_SEND_IPI and KVM_FEATURE_PV_SEND_IPI were added in Linux 4.19.
 PV_IPI_SINCE = (4, 19)
@@ -102,13 +102,10 @@ def classify_pv_ipi(router: Router, route: Route, irq: Interrupt, icr: Interrupt
     ``icr``: the matching ICR message (:func:`as_icr`), when the caller made it once for many routes.
     """
     icr = icr or as_icr(irq)
-    # The route as classify sees it: the ICR slow path stands where KVM's own slow path would.
-    shadow = Route("fast", route.targets, route.accepted, router.matches(icr, route.dest, route.source),
-                   route.hardware_targets, route.dropped, route.extra, delivery=route.delivery, dest=route.dest,
-                   source=route.source)
-    verdict = classify(shadow, icr, router.vcpus, router.kvm, router.xapic_mode_set)
-    swap = {NO_MAP: PV_IPI_NO_MAP, UNSUPPORTED: PV_IPI_UNSUPPORTED}.get(route.pv_ipi_result or "")
-    return verdict if swap is None else verdict.renamed(FAST_PATH_DIFFERS, swap)
+    reference = router.matches(icr, route.dest, route.source)  # KVM's slow path for that ICR IPI
+    fault = {NO_MAP: PV_IPI_NO_MAP, UNSUPPORTED: PV_IPI_UNSUPPORTED}.get(route.pv_ipi_result or "", FAST_PATH_DIFFERS)
+    return classify_answers(route.targets, reference, route.hardware_targets, icr, route.dest, True, router.vcpus,
+                            router.kvm, router.xapic_mode_set, fault)
 
 
 def pv_reachable_slots(result: MapResult, kernel: str) -> list[int]:

@@ -164,22 +164,6 @@ class Verdict:
         parts.sort(key=lambda kv: (-SEVERITY_RANK[REASON_SEVERITY[kv[0][1]]], kv[1][0]))
         return dict(parts)
 
-    def renamed(self, old: str, new: str) -> Verdict:
-        """The same findings with reason ``old`` read as ``new`` (a PV IPI's map fault has names of its own)."""
-        if old not in self._reason_codes():
-            return self
-        if self._groups is not None:
-            source = self._groups
-        else:
-            source = {}
-            for f in self.findings:
-                source.setdefault((f.kind, f.reason), []).append(f.vcpu)
-        groups: dict[tuple[str, str], list[int]] = {}
-        for (kind, reason), idxs in source.items():
-            key = (kind, new if reason == old else reason)
-            groups[key] = sorted(groups[key] + idxs) if key in groups else idxs
-        return Verdict(groups=groups)
-
     def to_json(self, ids: list[int]) -> dict[str, object]:
         """``severity``, ``reasons`` and ``findings`` (vCPUs by id) for FORMAT.md's evaluation."""
         if self._groups is not None:  # straight from the groups: no Finding objects on the way
@@ -264,21 +248,33 @@ def classify(route: Route, irq: Interrupt, vcpus: list[Vcpu], kvm: KvmConfig,
     has_source = route.source is not None
     if irq.delivery == LOWEST:
         return _classify_lowest(route, irq, vcpus, kvm, dest, has_source)
-    if route.targets == route.slow_path_targets == route.hardware_targets:
+    return classify_answers(route.targets, route.slow_path_targets, route.hardware_targets, irq, dest, has_source,
+                            vcpus, kvm, xapic_mode)
+
+
+def classify_answers(kvm_targets: list[int], slow_targets: list[int], hardware_targets: list[int],
+                     irq: Interrupt, dest: int, has_source: bool, vcpus: list[Vcpu], kvm: KvmConfig,
+                     xapic_mode: Collection[int] | None = None, map_fault: str = FAST_PATH_DIFFERS) -> Verdict:
+    """:func:`classify` of a fixed (not lowest-priority) message from its three answers.
+
+    ``map_fault``: the reason for a vCPU only the fast path gets wrong; a PV
+    IPI names it by why its lookup failed (``pv_ipi_no_map``, ...).
+    """
+    if kvm_targets == slow_targets == hardware_targets:
         return AGREED
-    targets, slow, hardware = set(route.targets), set(route.slow_path_targets), set(route.hardware_targets)
+    targets, slow, hardware = set(kvm_targets), set(slow_targets), set(hardware_targets)
     groups: dict[tuple[str, str], list[int]] = {}
     plain = irq.shorthand == "none"
     wide = plain and dest > 0xFF  # an xAPIC-mode APIC's 8-bit view differs from KVM's 32-bit compare
     hotplug = wide and not irq.logical
-    if route.targets == route.slow_path_targets:  # the usual case: both KVM paths agree, hardware differs
+    if kvm_targets == slow_targets:  # the usual case: both KVM paths agree, hardware differs
         _kvm_has(groups, EXTRA, targets - hardware, hotplug, dest, vcpus, xapic_mode)
         _kvm_lacks(groups, DROPPED, hardware - targets, wide, vcpus, xapic_mode)
         return Verdict(groups=groups) if groups else AGREED
     both = targets & slow
     _kvm_has(groups, EXTRA, both - hardware, hotplug, dest, vcpus, xapic_mode)  # K = S = 1, H = 0
     _kvm_lacks(groups, DROPPED, hardware - targets - slow, wide, vcpus, xapic_mode)  # K = S = 0, H = 1
-    _put(groups, EXTRA, FAST_PATH_DIFFERS, targets - slow - hardware)  # only the fast path delivers
+    _put(groups, EXTRA, map_fault, targets - slow - hardware)  # only the fast path delivers
     missed = (slow & hardware) - targets  # only the fast path misses
     if missed:
         quirk: set[int] = set()
@@ -290,7 +286,7 @@ def classify(route: Route, irq: Interrupt, vcpus: list[Vcpu], kvm: KvmConfig,
                                             and not kvm.disable_broadcast_quirk):
                 quirk |= missed - xapic
         _put(groups, DROPPED, BROADCAST_QUIRK, quirk)
-        _put(groups, DROPPED, FAST_PATH_DIFFERS, missed - quirk)
+        _put(groups, DROPPED, map_fault, missed - quirk)
     _kvm_lacks(groups, SLOW_PATH_ONLY, (targets & hardware) - slow, wide, vcpus, xapic_mode)  # K = H = 1, S = 0
     _kvm_has(groups, SLOW_PATH_ONLY, slow - targets - hardware, hotplug, dest, vcpus, xapic_mode)  # K = H = 0, S = 1
     return Verdict(groups=groups) if groups else AGREED
