@@ -21,6 +21,7 @@ from PySide6.QtGui import QGuiApplication
 from apicviz.gui.shell import layout, settings
 from apicviz.gui.shell.app import create_main_window
 from apicviz.gui.shell.examples_menu import example_files, open_example
+from apicviz.gui.shell.fit_scroll import FitScrollArea
 from apicviz.gui.viewmodels.columns import column_index
 from apicviz.model import scenario_from_dict
 
@@ -344,3 +345,15 @@ def test_bottom_tabs_fit_1280x800_without_scrolling(laptop, qapp, qtbot, path):
     assert summary.width() >= summary.fontMetrics().horizontalAdvance(summary.text())  # the line is not cut
     assert laptop.map_view.height() > 200  # the map gave way, not away
     assert_nothing_cut(laptop)
+
+
+def test_making_room_for_a_tab_behind_another_changes_nothing(laptop, qapp, qtbot, monkeypatch):
+    """A make-room queued when the sweep tab was raised must not resize its group once another tab is on top."""
+    qtbot.waitUntil(lambda: laptop.controller.sweep_result is not None)
+    laptop.interrupt_dock.raise_()
+    settle(qapp)
+    before = _main_docks(laptop)
+    monkeypatch.setattr(FitScrollArea, "shortfall", lambda self: 150)  # as if the sweep tab wanted more room
+    laptop._make_room(laptop.sweep_dock)
+    settle(qapp)
+    assert _main_docks(laptop) == before

@@ -47,7 +47,8 @@ def test_rows_and_summary(qtbot):
     assert line.startswith(f"{len(result.rows)} of {result.checked:,} messages disagree (")
     assert f"{counts['kvm_inconsistent']} KVM inconsistent" in line
     assert line.endswith(f"· {result.dropped_deliveries} dropped deliveries")
-    assert "\n" not in line and not view.summary.wordWrap()
+    assert "\n" not in line
+    assert not view.summary.wordWrap()
     assert view.summary.toolTip() == result.summary(ctrl.evaluation)
     assert view.buttons[FILTER_ALL].text() == f"All ({len(result.rows)})"
     row = next(i for i, r in enumerate(view.visible_rows()) if r.dest == 0x23 and r.dest_mode == "physical")

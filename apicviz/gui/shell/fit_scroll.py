@@ -64,6 +64,6 @@ class FitScrollArea(QScrollArea):
         if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
             self.fit()
             short = self.shortfall()
-            if short and self.isVisible():
+            if short and not self.visibleRegion().isEmpty():  # a tab behind another is "visible" to Qt
                 self.short_of_height.emit(short)
         return super().eventFilter(watched, event)

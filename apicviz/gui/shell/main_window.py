@@ -216,7 +216,9 @@ class MainWindow(QMainWindow):
         The heat map needs a text line per sender row; the map above gives way, up to half the window.
         """
         area = dock.widget()
-        if not isinstance(area, FitScrollArea) or dock.isFloating() or dock.isHidden():
+        # Only the tab on top: a call queued while it was raised may run after another tab (or Reset
+        # Layout) took its place, and resizing its tab group then would resize the other tab.
+        if not isinstance(area, FitScrollArea) or dock.isFloating() or dock.visibleRegion().isEmpty():
             return
         short = area.shortfall()
         if short > 0:
