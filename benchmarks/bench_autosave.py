@@ -33,12 +33,15 @@ def window_edit_ms(n: int, folder: Path) -> tuple[float, float]:
     """Median edit time of one window without and with an autosaver, alternating blocks of edits."""
     from apicviz.gui.shell.app import create_application, create_main_window
     from apicviz.gui.shell.autosave import Autosaver
+    from apicviz.gui.shell.housekeeping import install_idle_gc
     from apicviz.gui.viewmodels.columns import column_index
     from apicviz.model import Scenario, Vcpu
 
     app = create_application(["bench"])
     scenario = Scenario(vcpus=[Vcpu(id=i, apic="xapic" if i < 0x100 else "x2apic") for i in range(n)])
     window = create_main_window(scenario=scenario, remember_settings=False)
+    install_idle_gc(window.controller)  # the collector policy the app runs with (launch.py)
+    window.resize(1280, 800)
     window.show()
     app.processEvents()
     model = window.vcpu_model

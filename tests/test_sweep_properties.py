@@ -5,6 +5,7 @@ and hardware differ, with the same route as routing that destination directly.
 """
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_profiles import scaled
@@ -226,3 +227,23 @@ def test_check_sweep_catches_a_missing_row():
             raise AssertionError("check_sweep accepted a sweep without the row for physical 0")
     finally:
         globals()["sweep"] = original
+
+
+def test_a_cancelled_sweep_stops_at_its_next_look():
+    """``cancelled`` is asked every CANCEL_CHECK_EVERY destinations; a yes stops the sweep at once."""
+    from apicviz.model.sweep import CANCEL_CHECK_EVERY, SweepCancelled
+
+    ev = evaluate(Scenario(vcpus=[Vcpu(id=i, apic="x2apic") for i in range(2048)]))
+    looks = []
+
+    def after_three() -> bool:
+        looks.append(1)
+        return len(looks) > 3
+
+    with pytest.raises(SweepCancelled):
+        sweep(ev, after_three)
+    assert len(looks) == 4
+    never = []
+    result = sweep(ev, lambda: never.append(1) or False)
+    assert len(never) >= len(result.destinations) // CANCEL_CHECK_EVERY  # it kept looking and finished
+    assert result.checked == sweep(ev).checked

@@ -56,3 +56,29 @@ def test_closing_the_window_during_a_sweep_leaves_no_worker(qtbot, dialogs):
         qtbot.waitUntil(lambda w=window: w.controller.sweeps.busy, timeout=20000)
         assert window.close()
         assert [t for t in threading.enumerate() if t.name == "apicviz-sweep" and t.is_alive()] == []
+
+
+def test_a_newer_edit_stops_the_running_sweep(qtbot):
+    """The stale worker stops at its next look instead of finishing: it never publishes, the newest does."""
+    controller = Controller()
+    controller.set_scenario(Scenario(vcpus=[Vcpu(id=i, apic="xapic" if i < 0x100 else "x2apic")
+                                            for i in range(4096)]))
+    with qtbot.waitSignal(controller.sweep_changed, timeout=20000):
+        pass
+    scheduler = controller.sweeps
+    controller.scenario.vcpus[1].xapic_id = 0x00
+    controller.rerun()
+    qtbot.waitUntil(lambda: scheduler.busy, timeout=5000)  # the first edit's sweep is running
+    stale = scheduler._job
+    assert stale is not None
+    controller.scenario.vcpus[2].xapic_id = 0x00
+    controller.rerun()
+    assert stale.cancel.is_set()
+    assert stale.done.wait(5)
+    assert stale.result is None  # stopped, not finished
+    with qtbot.waitSignal(controller.sweep_changed, timeout=20000):
+        pass
+    qtbot.waitUntil(lambda: not scheduler.busy and scheduler.fresh, timeout=20000)
+    expected = sweep(controller.evaluation)
+    assert [(r.dest_mode, r.dest, r.route.dropped) for r in controller.sweep_result.rows] == \
+        [(r.dest_mode, r.dest, r.route.dropped) for r in expected.rows]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from apicviz.gui.controller import comparison as comparison_module
 from apicviz.gui.controller import controller as controller_module
 from apicviz.gui.controller import edits
@@ -115,9 +117,9 @@ def slow_sweeps(monkeypatch) -> None:
     from apicviz.gui.controller import sweep_scheduler
     from apicviz.model.sweep import sweep
 
-    def slow(ev):
+    def slow(ev, cancelled=None):
         time.sleep(0.3)
-        return sweep(ev)
+        return sweep(ev, cancelled)
 
     monkeypatch.setattr(sweep_scheduler, "sweep", slow)
 
@@ -160,3 +162,30 @@ def test_stale_worker_results_are_dropped(qtbot, monkeypatch) -> None:
         [(r.dest, r.route.dropped) for r in sweep(second).rows]
     assert [(r.dest, r.route.dropped) for r in scheduler.result.rows] != \
         [(r.dest, r.route.dropped) for r in sweep(first).rows]
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_a_failing_sweep_is_reported_once_and_not_retried(qtbot, monkeypatch, background) -> None:
+    """A sweep that raises: one sweep_failed with the reason, no retry loop, and the next edit tries again."""
+    from apicviz.gui.controller import sweep_scheduler
+
+    calls: list[int] = []
+
+    def broken(ev, cancelled=None):
+        calls.append(1)
+        raise ValueError("boom")
+
+    monkeypatch.setattr(sweep_scheduler, "sweep", broken)
+    ctrl = Controller()
+    failures: list[str] = []
+    ctrl.sweep_failed.connect(failures.append)
+    ctrl.set_scenario(big_scenario() if background else Scenario(vcpus=[Vcpu(id=0), Vcpu(id=1)]))
+    qtbot.waitUntil(lambda: bool(failures), timeout=5000)
+    qtbot.wait(300)  # time for a retry loop to show itself
+    assert failures == ["ValueError: boom"]
+    assert len(calls) == 1
+    assert not ctrl.sweeps.busy
+    ctrl.rerun()
+    qtbot.waitUntil(lambda: len(failures) == 2, timeout=5000)
+    assert len(calls) == 2
+    ctrl.shutdown()

@@ -78,6 +78,8 @@ class Controller(QObject):
     result_changed = Signal(object)
     #: The destination sweep of the newest evaluation is in (it follows result_changed, coalesced).
     sweep_changed = Signal(object)  # SweepResult
+    #: The sweep of the current evaluation failed (why); the previous sweep, if any, is stale.
+    sweep_failed = Signal(str)
     #: Kernel B or the use of the comparison changed without an edit: the comparison (or None).
     comparison_changed = Signal(object)
     #: A whole new scenario was loaded (tables reset, selection cleared).
@@ -118,6 +120,7 @@ class Controller(QObject):
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self.sweeps = SweepScheduler(self)
         self.sweeps.finished.connect(self._on_sweep_finished)
+        self.sweeps.failed.connect(self.sweep_failed)
         #: Kernel B of the Compare dock; kept with the scenario so every view compares the same thing.
         self.compare_settings = CompareSettings.default_for(self.scenario.kvm)
         self._compare_shown = False
@@ -147,6 +150,7 @@ class Controller(QObject):
 
     def rerun(self) -> None:
         """Re-evaluate after an edit (A, and B while compared); the sweep follows a moment later."""
+        self.sweeps.stop_running()
         self._generation += 1
         self.evaluation = evaluate(snapshot(self.scenario))
         self.comparison = compare_with(self.evaluation, self.compare_settings) if self.comparing else None
@@ -358,6 +362,7 @@ class Controller(QObject):
 
     def apply_changes(self, changes: list[Change]) -> None:
         """Set fields (each changed row becomes a new object), tell the tables which rows changed, rerun once."""
+        self.sweeps.stop_running()  # its sweep is stale from here on
         spans: dict[str, list[int]] = {}
         fresh: set[tuple[str, int]] = set()
         for ch in changes:

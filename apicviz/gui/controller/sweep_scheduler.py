@@ -6,11 +6,11 @@ are coalesced by a short timer; a VM of :data:`BACKGROUND_SWEEP_VCPUS` or more
 sweeps in a thread. The thread works on the evaluation it was given, which the
 controller never mutates (it edits copy-on-write), so it needs no copy.
 
-Only the sweep of the newest evaluation is published: a job that finishes
-after a newer edit is dropped and the newest one starts. The worker never
-touches Qt; the window collects its result with a short poll timer that runs
-only while a job is out, so closing the window while a sweep runs cannot
-emit into a deleted object.
+Only the sweep of the newest evaluation is published: a newer edit stops a
+running job at its next look (a job that finishes anyway is dropped) and the
+newest one starts. The worker never touches Qt; the window collects its
+result with a short poll timer that runs only while a job is out, so closing
+the window while a sweep runs cannot emit into a deleted object.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from shiboken6 import isValid
 
 from ...model import Evaluation
-from ...model.sweep import SweepResult, sweep
+from ...model.sweep import SweepCancelled, SweepResult, sweep
 
 #: From this many vCPUs on, the sweep runs in a worker thread.
 BACKGROUND_SWEEP_VCPUS = 512
@@ -41,20 +41,27 @@ class _Job:
     generation: int
     evaluation: Evaluation
     done: threading.Event = field(default_factory=threading.Event)
+    #: Set when a newer edit makes this sweep stale: the worker stops at its next look.
+    cancel: threading.Event = field(default_factory=threading.Event)
     result: SweepResult | None = None
     thread: threading.Thread | None = None
     #: Wall time of the sweep in the worker (the benchmark reports it).
     seconds: float = 0.0
+    #: Why the sweep failed ("TypeError: ..."), when it raised.
+    error: str | None = None
 
     def run(self) -> None:
         try:
             start = time.perf_counter()
-            result = sweep(self.evaluation)
+            result = sweep(self.evaluation, self.cancel.is_set)
             result.by_severity()  # tally the rows' classes here, not in the window when it lands
             self.seconds = time.perf_counter() - start
             self.result = result
-        except Exception:  # noqa: BLE001 - a background failure must not escape; the sweep stays stale
+        except SweepCancelled:
+            self.result = None  # stale: the newest evaluation is swept next
+        except Exception as exc:  # noqa: BLE001 - a background failure must not escape; the sweep stays stale
             self.result = None
+            self.error = f"{type(exc).__name__}: {exc}"
         finally:
             self.done.set()
 
@@ -64,6 +71,8 @@ class SweepScheduler(QObject):
 
     #: The sweep of the newest evaluation (a SweepResult).
     finished = Signal(object)
+    #: The sweep of the newest evaluation raised (the reason); the next edit tries again.
+    failed = Signal(str)
 
     def __init__(self, parent: QObject | None = None, background_from: int = BACKGROUND_SWEEP_VCPUS) -> None:
         super().__init__(parent)
@@ -104,8 +113,18 @@ class SweepScheduler(QObject):
         self._evaluation = evaluation
         self._generation += 1
         self.fresh = False
+        self.stop_running()
         if not self._closed:
             self._timer.start()
+
+    def stop_running(self) -> None:
+        """An edit is on its way: a running worker's result would be dropped, so it stops at its next look.
+
+        Called before the edit is evaluated, so the evaluation and the repaint get the interpreter to
+        themselves instead of sharing its lock with a sweep, each at half speed.
+        """
+        if self._job is not None:
+            self._job.cancel.set()
 
     def ensure(self) -> SweepResult:
         """The sweep of the newest evaluation, computed here and now if it is not in yet."""
@@ -138,7 +157,12 @@ class SweepScheduler(QObject):
         if self._closed or ev is None or self.fresh:
             return
         if len(ev.scenario.vcpus) < self.background_from:
-            self._publish(sweep(ev), self._generation)
+            try:
+                result = sweep(ev)
+            except Exception as exc:  # noqa: BLE001 - as in the worker: say so, never a traceback
+                self.failed.emit(f"{type(exc).__name__}: {exc}")
+                return
+            self._publish(result, self._generation)
             return
         if self._job is not None:
             return  # one worker at a time; the newest evaluation starts when it is done
@@ -160,8 +184,11 @@ class SweepScheduler(QObject):
         if job.generation == self._generation and job.result is not None:
             self.worker_seconds = job.seconds
             self._publish(job.result, job.generation)
-        elif not self.fresh:
-            self._start()  # stale (or failed): sweep the newest evaluation now
+        elif job.error is not None and job.generation == self._generation:
+            if isValid(self):
+                self.failed.emit(job.error)  # not retried: the same evaluation would fail the same way
+        else:
+            self._start()  # stale (stopped or finished), or stopped for an edit that never came: sweep now
 
     def _publish(self, result: SweepResult, generation: int) -> None:
         if generation != self._generation or self._closed:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...model.errors import shorten
 from ...model.severity import KVM_INCONSISTENT
 from ...model.sweep import KIND_PV_IPI, SweepResult, SweepRow
 from ..viewmodels.sweep_summary import sweep_summary_line
@@ -119,6 +120,7 @@ class SweepView(QWidget):
         self.set_page(PAGE_HEATMAP)
 
         controller.sweep_changed.connect(self._on_sweep_changed)
+        controller.sweep_failed.connect(self._on_sweep_failed)
         controller.result_changed.connect(self._on_result_changed)
         if controller.sweep_result is not None:
             self._on_sweep_changed(controller.sweep_result)
@@ -128,6 +130,11 @@ class SweepView(QWidget):
 
     def _on_result_changed(self, _results: object) -> None:
         self.summary.setText("sweep: updating …")
+
+    def _on_sweep_failed(self, reason: str) -> None:
+        self.summary.setText(f"sweep failed ({shorten(reason, 120)}): the rows below are from before "
+                             "this edit; the next edit tries again")
+        self.summary.setToolTip(reason)
 
     def _on_sweep_changed(self, result: SweepResult) -> None:
         ev = self.controller.evaluation
