@@ -245,11 +245,11 @@ def test_closing_the_window_during_a_run_is_clean(qtbot, monkeypatch):
     qtbot.waitUntil(lambda: controller.host_check.busy, timeout=5000)
     job = controller.host_check._job
     assert job is not None
-    assert job.thread is not None
+    assert job.worker is not None
     time.sleep(0.3)  # inside the build
     window.close()
-    job.thread.join(20)
-    assert not job.thread.is_alive()
+    job.worker.thread.join(20)
+    assert not job.worker.thread.is_alive()
     assert job.cancelled
     assert job.verdict is None
     assert not job.error

@@ -26,6 +26,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from ...host.host_info import HostInfo, KvmUnavailable, host_info
 from ...model import Evaluation
 from ..viewmodels.host_verdict import HostVerdict, build_verdict
+from .workers import Worker
 
 #: Edits closer together than this share one probe (a small VM probes in ~10 ms, 1024 vCPUs in seconds).
 DEBOUNCE_MS = 120
@@ -96,7 +97,7 @@ class _Job:
     error: str = ""
     cancelled: bool = False
     started: float = field(default_factory=time.monotonic)
-    thread: threading.Thread | None = None
+    worker: Worker | None = None
 
     def run(self) -> None:
         from ...host.probe import ProbeCancelled
@@ -241,8 +242,8 @@ class HostCheckScheduler(QObject):
         job, self._job = self._job, None
         if job is not None:
             job.cancel.set()
-            if job.thread is not None:
-                job.thread.join(SHUTDOWN_WAIT_S)
+            if job.worker is not None:
+                job.worker.finished(SHUTDOWN_WAIT_S)
 
     # ----- running -------------------------------------------------------------------------------
 
@@ -253,9 +254,9 @@ class HostCheckScheduler(QObject):
         if self._job is not None:
             return  # the stale job stops soon; _collect starts the newest
         job = _Job(self._generation, ev, self.probe_fn, self._info)
-        job.thread = threading.Thread(target=job.run, name="apicviz-host-check", daemon=True)
+        job.worker = Worker(job.run, "apicviz-host-check")
         self._job = job
-        job.thread.start()
+        job.worker.start()
         self._poll.start()
 
     def _collect(self) -> None:
@@ -269,6 +270,8 @@ class HostCheckScheduler(QObject):
             return
         self._job = None
         self._poll.stop()
+        if job.worker is not None:
+            job.worker.finished()  # the collector may run again once no worker is out
         if self._closed or not self.enabled:
             return
         current = job.generation == self._generation

@@ -28,6 +28,7 @@ from ...host.probe_text import config_notes
 from ...model import Evaluation
 from ...model.scenario_file import scenario_to_text
 from ..viewmodels.host_verdict import HostVerdict, build_verdict
+from .workers import Worker
 
 #: A guest that has not answered by then is killed (the CLI's default).
 TIMEOUT_S = 240.0
@@ -78,7 +79,7 @@ class _Job:
     verdict: HostVerdict | None = None
     failure: KernelFailure | None = None
     started: float = field(default_factory=time.monotonic)
-    thread: threading.Thread | None = None
+    worker: Worker | None = None
 
     def run(self) -> None:
         from ...kernelvm.errors import KernelVmError
@@ -135,9 +136,9 @@ class KernelCheckRunner(QObject):
         if self._job is not None or self._closed:
             return False
         job = _Job(choice, evaluation, self.run_fn)
-        job.thread = threading.Thread(target=job.run, name="apicviz-kernel-check", daemon=True)
+        job.worker = Worker(job.run, "apicviz-kernel-check")
         self._job = job
-        job.thread.start()
+        job.worker.start()
         self._poll.start()
         return True
 
@@ -162,8 +163,8 @@ class KernelCheckRunner(QObject):
         job, self._job = self._job, None
         if job is not None:
             job.cancel.set()
-            if job.thread is not None:
-                job.thread.join(SHUTDOWN_WAIT_S)
+            if job.worker is not None:
+                job.worker.finished(SHUTDOWN_WAIT_S)
 
     def _collect(self) -> None:
         job = self._job
@@ -175,6 +176,8 @@ class KernelCheckRunner(QObject):
             return
         self._job = None
         self._poll.stop()
+        if job.worker is not None:
+            job.worker.finished()  # the collector may run again once no worker is out
         if self._closed:
             return
         if job.verdict is not None:

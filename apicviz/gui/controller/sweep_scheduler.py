@@ -23,6 +23,7 @@ from shiboken6 import isValid
 
 from ...model import Evaluation
 from ...model.sweep import SweepCancelled, SweepResult, sweep
+from .workers import Worker
 
 #: From this many vCPUs on, the sweep runs in a worker thread.
 BACKGROUND_SWEEP_VCPUS = 512
@@ -44,7 +45,7 @@ class _Job:
     #: Set when a newer edit makes this sweep stale: the worker stops at its next look.
     cancel: threading.Event = field(default_factory=threading.Event)
     result: SweepResult | None = None
-    thread: threading.Thread | None = None
+    worker: Worker | None = None
     #: Wall time of the sweep in the worker (the benchmark reports it).
     seconds: float = 0.0
     #: Why the sweep failed ("TypeError: ..."), when it raised.
@@ -147,8 +148,8 @@ class SweepScheduler(QObject):
         self._timer.stop()
         self._poll.stop()
         job, self._job = self._job, None
-        if job is not None and job.thread is not None:
-            job.thread.join(wait_s)
+        if job is not None and job.worker is not None:
+            job.worker.finished(wait_s)
 
     # ----- running ---------------------------------------------------------------------------
 
@@ -167,9 +168,9 @@ class SweepScheduler(QObject):
         if self._job is not None:
             return  # one worker at a time; the newest evaluation starts when it is done
         job = _Job(self._generation, ev)
-        job.thread = threading.Thread(target=job.run, name="apicviz-sweep", daemon=True)
+        job.worker = Worker(job.run, "apicviz-sweep")
         self._job = job
-        job.thread.start()
+        job.worker.start()
         self._poll.start()
 
     def _collect(self) -> None:
@@ -181,6 +182,8 @@ class SweepScheduler(QObject):
             return
         self._job = None
         self._poll.stop()
+        if job.worker is not None:
+            job.worker.finished()  # the collector may run again once no worker is out
         if job.generation == self._generation and job.result is not None:
             self.worker_seconds = job.seconds
             self._publish(job.result, job.generation)

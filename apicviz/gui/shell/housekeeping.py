@@ -8,12 +8,16 @@ middle of the next edit or inside the sweep's worker thread, which then holds
 the interpreter lock and stalls the window.
 
 So the objects that live as long as the window are frozen once (a full
-collection never scans them again), automatic full collections are turned
-off, and one full collection runs when the user pauses: a moment after the
-last edit, or, while edits keep coming, once every :data:`MAX_INTERVAL_MS`
-just after a sweep has been shown. Young-generation collections stay automatic; they are short.
+collection never scans them again), and one full collection runs when the
+user pauses: a moment after the last edit, or, while edits keep coming, once
+every :data:`MAX_INTERVAL_MS` just after a sweep has been shown.
+
+No collection runs on its own at all: the app holds automatic collection off
+for good (:mod:`..controller.workers` says why a collection must never run
+in a worker thread), and young-generation collections, which are short, run
+from a timer on the main thread when enough new objects have piled up.
 Nothing is skipped: reference counting frees almost everything at once, and
-the rare cycles are collected at the next pause.
+the rare cycles are collected at the next young collection or pause.
 """
 from __future__ import annotations
 
@@ -22,14 +26,18 @@ import time
 
 from PySide6.QtCore import QObject, QTimer
 
+from ..controller.workers import hold_collector, release_collector
+
 #: A full collection runs this long after the last edit ...
 IDLE_MS = 1500
 #: ... or after this long of continuous editing.
 MAX_INTERVAL_MS = 30_000
-#: Young collections every 5000 new objects instead of 700: fewer, still short.
+#: A young collection once 5000 new objects are tracked (Python's own default is 700): fewer, still short.
 YOUNG_THRESHOLD = 5000
-#: gen1 collections before a full one is even considered: never, we collect at pauses.
-NO_AUTOMATIC_FULL = 1 << 30
+#: How often the main thread looks whether a young collection is due.
+YOUNG_POLL_MS = 250
+#: Young collections before the middle generation is collected too (as Python's default threshold).
+MIDDLE_EVERY = 10
 
 
 class IdleCollector(QObject):
@@ -45,8 +53,28 @@ class IdleCollector(QObject):
         self._timer.timeout.connect(self.collect)
         gc.collect()
         gc.freeze()  # modules, Qt wrappers and the first scenario: out of every later full scan
-        _, middle, _ = gc.get_threshold()
-        gc.set_threshold(YOUNG_THRESHOLD, middle, NO_AUTOMATIC_FULL)
+        hold_collector()  # for good: from now on every collection runs here, on the main thread
+        self._holding = True
+        self._young = QTimer(self)
+        self._young.setInterval(YOUNG_POLL_MS)
+        self._young.timeout.connect(self.collect_young)
+        self._young.start()
+        self.young_collections = 0
+
+    def stop(self) -> None:
+        """The policy ends (the app quits; tests): the timers stop and automatic collection may come back."""
+        self._timer.stop()
+        self._young.stop()
+        if self._holding:
+            self._holding = False
+            release_collector()
+
+    def collect_young(self) -> None:
+        """A young (and now and then middle) collection, when enough new objects are tracked."""
+        young, middle, _ = gc.get_count()
+        if young >= YOUNG_THRESHOLD:
+            gc.collect(1 if middle >= MIDDLE_EVERY else 0)
+            self.young_collections += 1
 
     def activity(self, *_args: object) -> None:
         """An edit allocated a lot: collect at the next pause."""

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from ...importers.common import ImportResult
 from ...model import ScenarioError
+from ..controller.workers import Worker
 
 POLL_MS = 50
 
@@ -67,6 +68,7 @@ class AttachRunner(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._job: _Job | None = None
+        self._worker: Worker | None = None
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_MS)
         self._poll.timeout.connect(self._collect)
@@ -79,7 +81,8 @@ class AttachRunner(QObject):
         if self._job is not None:
             raise RuntimeError("an attach is already running")
         self._job = _Job(address, from_migration)
-        threading.Thread(target=self._job.run, name="apicviz-attach", daemon=True).start()
+        self._worker = Worker(self._job.run, "apicviz-attach")
+        self._worker.start()
         self._poll.start()
 
     def _collect(self) -> None:
@@ -88,6 +91,9 @@ class AttachRunner(QObject):
             return
         self._job = None
         self._poll.stop()
+        if self._worker is not None:
+            self._worker.finished()
+            self._worker = None
         if job.result is not None:
             self.succeeded.emit(job.result)
         else:
