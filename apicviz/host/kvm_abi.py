@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
+import time
 from ctypes import c_uint8, c_uint16, c_uint32, c_uint64
+from typing import Any
 
 # --- ioctl encoding (asm-generic/ioctl.h) ---------------------------------
 _IOC_NONE, _IOC_WRITE, _IOC_READ = 0, 1, 2
@@ -252,11 +255,29 @@ def ioctl(fd: int, request: int, arg: int | ctypes.Structure | ctypes.Array = 0)
     signal arrives instead of being restarted.
     """
     pointer = arg if isinstance(arg, int) else ctypes.addressof(arg)
+    if _TRACE is not None:
+        _trace(f"ioctl fd {fd} {_REQUEST_NAMES.get(request, hex(request))}")
     result = _libc.ioctl(fd, request, pointer)
     if result < 0:
         err = ctypes.get_errno()
+        if _TRACE is not None:
+            _trace(f"  -> errno {err}")
         raise OSError(err, os.strerror(err))
     return result
+
+
+#: ``APICVIZ_PROBE_TRACE=FILE``: every ioctl is written to FILE as it starts (and any error), line by
+#: line, so a probe that hangs shows the call it hangs in (inside a throwaway VM too: see kernelvm.boot).
+_TRACE = os.environ.get("APICVIZ_PROBE_TRACE") or None
+_trace_file: Any = None
+
+
+def _trace(text: str) -> None:
+    global _trace_file  # noqa: PLW0603 - one lazily opened file for the whole process
+    if _trace_file is None:
+        _trace_file = open(str(_TRACE), "a", buffering=1)  # noqa: SIM115 - kept open until the process ends
+    _trace_file.write(f"{time.monotonic():.3f} [{threading.get_native_id()}] {text}\n")
+
 
 
 def msr_buffer(entries: list[tuple[int, int]]) -> ctypes.Array:
@@ -283,3 +304,8 @@ def cpuid_buffer(nent: int) -> ctypes.Structure:
     buf = _Cpuid()
     buf.nent = nent
     return buf
+
+
+#: ioctl request number -> its name, for the trace.
+_REQUEST_NAMES = {value: name for name, value in list(globals().items())
+                  if name.startswith("KVM_") and isinstance(value, int) and value > 0xFF}

@@ -25,6 +25,14 @@ from .errors import KernelVmError
 #: An AMD CPU with SVM that QEMU's TCG can emulate, so kvm_amd loads inside
 #: even where the host offers no nested virtualization.
 TCG_CPU = "EPYC,+svm,+npt"
+#: Guest CPUs. Under TCG one: the guest's KVM enables virtualization on every CPU with a cross-CPU call
+#: each time the number of its VMs goes from 0 to 1 (and back), and under emulation such a call was
+#: seen to never return, leaving KVM_CREATE_VM hung (1 probe run in 8, 37 VMs each). The probe runs
+#: every vCPU of its VM from one thread, so it needs no second CPU. Under KVM the calls are reliable.
+TCG_CPUS = 1
+KVM_CPUS = 2
+#: The host's trace file (see apicviz.host.kvm_abi); the guest writes its own into the out folder.
+TRACE_ENV = "APICVIZ_PROBE_TRACE"
 #: How often a cancellable run looks at its ``cancelled`` callable.
 POLL_S = 0.1
 
@@ -98,6 +106,7 @@ def _guest_script(out: Path, command: list[str], env: dict[str, str]) -> str:
         "cut -d' ' -f1 /proc/uptime > \"$out/kvm_loaded\"\n"
         "if [ ! -c /dev/kvm ]; then echo 'no /dev/kvm after loading kvm_amd/kvm_intel' > \"$out/nokvm\"; exit 0; fi\n"
         + exports
+        + ("export APICVIZ_PROBE_TRACE=\"$out/trace\"\n" if os.environ.get(TRACE_ENV) else "")
         + f"{' '.join(shlex.quote(c) for c in command)} > \"$out/stdout\" 2> \"$out/stderr\"\n"
         "echo $? > \"$out/rc\"\n"
         "cut -d' ' -f1 /proc/uptime > \"$out/finished\"\n"
@@ -105,7 +114,7 @@ def _guest_script(out: Path, command: list[str], env: dict[str, str]) -> str:
 
 
 def run_in_guest(image: Path, command: list[str], env: dict[str, str] | None = None,
-                 timeout: float = 240.0, memory: str = "2G", cpus: int = 2,
+                 timeout: float = 240.0, memory: str = "2G", cpus: int | None = None,
                  cancelled: Callable[[], bool] | None = None) -> GuestRun:
     """Boot IMAGE, run COMMAND as root inside, return the out folder's files.
 
@@ -120,6 +129,8 @@ def run_in_guest(image: Path, command: list[str], env: dict[str, str] | None = N
         script = out / "guest.sh"
         script.write_text(_guest_script(out, command, env or {}))
         accel = "kvm" if nested_kvm_available() else "tcg"
+        if cpus is None:
+            cpus = TCG_CPUS if accel == "tcg" else KVM_CPUS
         argv = [vng, "-v", "-r", str(image), "--rwdir", str(out), "--memory", memory, "--cpus", str(cpus)]
         if accel == "tcg":
             argv += ["--disable-kvm", f"--qemu-opts=-cpu {TCG_CPU}"]
@@ -134,6 +145,7 @@ def run_in_guest(image: Path, command: list[str], env: dict[str, str] | None = N
             if ended != "exited":
                 os.killpg(proc.pid, signal.SIGKILL)  # vng, QEMU and every helper: one session, one group
                 proc.wait()
+                _keep_trace(out)  # where a hung probe hangs
                 if ended == "cancelled":
                     raise KernelVmError("cancelled", f"the run of {image.name} was cancelled; the guest was stopped",
                                         console=_tail(console_file))
@@ -141,6 +153,7 @@ def run_in_guest(image: Path, command: list[str], env: dict[str, str] | None = N
                                     "raise --timeout, or try a smaller scenario",
                                     console=_tail(console_file))
         seconds = time.monotonic() - start
+        _keep_trace(out)
         console_text = _tail(console_file)
         files = {p.name: p.read_bytes() for p in out.iterdir()
                  if p.is_file() and p.name not in ("guest.sh", "console.log")}
@@ -162,6 +175,15 @@ def run_in_guest(image: Path, command: list[str], env: dict[str, str] | None = N
         return GuestRun(files, accel, seconds, stages, console_text)
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def _keep_trace(out: Path) -> None:
+    """``APICVIZ_PROBE_TRACE=FILE`` on the host: the guest traced its ioctls into the out folder; keep them."""
+    target = os.environ.get(TRACE_ENV)
+    trace = out / "trace"
+    if target and trace.is_file():
+        with open(target, "ab") as kept:
+            kept.write(trace.read_bytes())
 
 
 def _wait(proc: subprocess.Popen, deadline: float, cancelled: Callable[[], bool] | None) -> str:

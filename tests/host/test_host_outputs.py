@@ -70,3 +70,17 @@ def png_text(data: bytes, key: str) -> str:
             _tkey, _, payload = rest2.partition(b"\0")
             return (zlib.decompress(payload) if compressed else payload).decode("utf-8")
     raise AssertionError(f"no {key} text chunk in the PNG")
+
+
+def test_probe_trace_names_every_ioctl_as_it_starts(tmp_path):
+    """APICVIZ_PROBE_TRACE=FILE: one line per ioctl, named, so a hung probe shows where it hangs."""
+    trace = tmp_path / "trace.txt"
+    env = {**os.environ, "APICVIZ_PROBE_TRACE": str(trace)}
+    proc = subprocess.run([*APICVIZ, "probe", str(ALIASED_61)], capture_output=True, text=True, timeout=120,
+                          check=False, env=env)
+    assert proc.returncode in (0, 1), proc.stderr
+    lines = trace.read_text().splitlines()
+    names = [line.split()[-1] for line in lines if " ioctl fd " in line]
+    for expected in ("KVM_CREATE_VM", "KVM_CREATE_VCPU", "KVM_SET_LAPIC", "KVM_GET_LAPIC"):
+        assert expected in names, expected
+    assert all(not name.startswith("0x") for name in names), sorted({n for n in names if n.startswith("0x")})

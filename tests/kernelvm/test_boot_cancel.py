@@ -66,3 +66,23 @@ def test_without_a_cancel_the_deadline_still_holds(tmp_path: Path, monkeypatch: 
     with pytest.raises(KernelVmError) as err:
         boot.run_in_guest(image, ["true"], timeout=0.5)
     assert err.value.cause == "timeout"
+
+
+@pytest.mark.parametrize(("nested", "cpus"), [(False, boot.TCG_CPUS), (True, boot.KVM_CPUS)])
+def test_one_guest_cpu_under_tcg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nested: bool, cpus: int) -> None:
+    """Under TCG the guest gets one CPU (its KVM's cross-CPU calls were seen to hang there); under KVM two."""
+    args = tmp_path / "args"
+    script = tmp_path / "vng"
+    script.write_text(f'#!/bin/sh\necho "$@" > {args}\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(boot, "check_tools", lambda: str(script))
+    monkeypatch.setattr(boot, "nested_kvm_available", lambda: nested)
+    image = tmp_path / "bzImage"
+    image.write_bytes(b"\0")
+    with pytest.raises(KernelVmError):  # the stand-in boots nothing
+        boot.run_in_guest(image, ["true"], timeout=10)
+    words = args.read_text().split()
+    assert words[words.index("--cpus") + 1] == str(cpus)
+    assert ("--disable-kvm" in words) == (not nested)
+    assert boot.TCG_CPUS == 1

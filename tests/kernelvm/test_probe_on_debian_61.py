@@ -9,6 +9,7 @@ models differ.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -56,10 +57,15 @@ def test_real_61_agrees_with_the_61_model_and_differs_from_618_where_the_ranges_
         path = tmp_path / f"{n:03d}-{case['name']}.apicviz.json"
         path.write_text(json.dumps(case["scenario"]))
         files.append(path)
+    trace = tmp_path / "ioctl-trace.txt"  # the guest's ioctls: where a hung probe hangs
     proc = subprocess.run([sys.executable, "-m", "apicviz", "probe", "--json", "--timeout", "900",
                            "--kernel-package", str(debian_61_deb), *map(str, files)],
-                          check=False, capture_output=True, text=True, timeout=1000)
-    assert proc.returncode in (0, 1), proc.stderr[:3000]
+                          check=False, capture_output=True, text=True, timeout=1000,
+                          env={**os.environ, "APICVIZ_PROBE_TRACE": str(trace)})
+    last_calls = trace.read_text().splitlines()[-12:] if trace.is_file() else ["(no trace)"]
+    assert proc.returncode in (0, 1), proc.stderr[:3000] + "\nlast ioctls in the guest:\n" + "\n".join(last_calls)
+    assert trace.is_file()  # the guest's trace came back
+    assert " KVM_CREATE_VM" in trace.read_text()
     lines = [json.loads(x) for x in proc.stdout.splitlines() if x.strip()]
     assert len(lines) == len(files)
     compared = skipped = differ_from_618 = 0
