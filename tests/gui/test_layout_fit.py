@@ -93,9 +93,11 @@ def test_default_layout_at_1280x800_cuts_nothing(laptop, qapp):
 
 
 @pytest.mark.parametrize("path", example_files(), ids=lambda p: p.name[:2])
-def test_every_example_fits_1280x800(laptop, qapp, path):
+def test_every_example_fits_1280x800(laptop, qapp, qtbot, path):
     open_example(laptop, laptop.controller, path)
     laptop.controller.select_interrupt(0)
+    # The settled window: the sweep's chips are in and the status bar has laid them out.
+    qtbot.waitUntil(lambda: laptop.controller.sweeps.fresh and not laptop.controller.sweeps.busy, timeout=10000)
     settle(qapp)
     assert_nothing_cut(laptop)
 
