@@ -76,9 +76,16 @@ def assert_nothing_cut(window) -> None:
     assert layout.available_rect(window).contains(window.frameGeometry())
 
 
+def settled(window, qapp, qtbot) -> None:
+    """The window as the user sees it once it is still: the sweep is in and the status bar laid out."""
+    qtbot.waitUntil(lambda: window.controller.sweeps.fresh and not window.controller.sweeps.busy, timeout=10000)
+    settle(qapp)
+
+
 @pytest.fixture
-def laptop(window, qapp):
+def laptop(window, qapp, qtbot):
     show_on(window, qapp, "laptop")
+    settled(window, qapp, qtbot)  # the status bar's height depends on the sweep's chips
     return window
 
 
@@ -96,9 +103,7 @@ def test_default_layout_at_1280x800_cuts_nothing(laptop, qapp):
 def test_every_example_fits_1280x800(laptop, qapp, qtbot, path):
     open_example(laptop, laptop.controller, path)
     laptop.controller.select_interrupt(0)
-    # The settled window: the sweep's chips are in and the status bar has laid them out.
-    qtbot.waitUntil(lambda: laptop.controller.sweeps.fresh and not laptop.controller.sweeps.busy, timeout=10000)
-    settle(qapp)
+    settled(laptop, qapp, qtbot)
     assert_nothing_cut(laptop)
 
 
@@ -175,6 +180,7 @@ FLOATING_NOISE = "This plugin does not support raise()"
 @pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints", FLOATING_NOISE)
 def test_reset_layout_restores_the_default(laptop, qapp, qtbot):
     fresh = _main_docks(laptop)
+    fresh_status = laptop.statusBar().height()
     laptop.resizeDocks([laptop.vcpu_dock], [120], Qt.Orientation.Horizontal)
     laptop.vcpu_panel.set_column_shown(column_index(laptop.vcpu_model.columns, "dfr"), False)
     laptop.kvm_dock.setFloating(True)
@@ -184,10 +190,12 @@ def test_reset_layout_restores_the_default(laptop, qapp, qtbot):
     assert laptop.vcpu_panel.cut_columns() or "DFR" not in shown_titles(laptop.vcpu_panel)
     laptop.reset_layout_action.trigger()
     settle(qapp, 10)
+    settled(laptop, qapp, qtbot)
     assert (laptop.width(), laptop.height()) == layout.default_size(laptop)
     assert not laptop.kvm_dock.isFloating()
     assert laptop.interrupt_dock.isVisible()
-    assert _same_docks(_main_docks(laptop), fresh), (_main_docks(laptop), fresh)
+    assert _same_docks(_main_docks(laptop), fresh), (_main_docks(laptop), fresh, "status bar",
+                                                     laptop.statusBar().height(), fresh_status)
     assert_nothing_cut(laptop)
 
 

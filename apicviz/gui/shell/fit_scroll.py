@@ -10,7 +10,7 @@ view can be drawn in.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QScrollArea, QWidget
 
 
@@ -63,7 +63,14 @@ class FitScrollArea(QScrollArea):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
             self.fit()
-            short = self.shortfall()
-            if short and not self.visibleRegion().isEmpty():  # a tab behind another is "visible" to Qt
-                self.short_of_height.emit(short)
+            QTimer.singleShot(0, self, self._report_shortfall)  # once the layouts this one starts are done
         return super().eventFilter(watched, event)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self, self._report_shortfall)  # a tab raised: its contents may want more room
+
+    def _report_shortfall(self) -> None:
+        short = self.shortfall()
+        if short and not self.visibleRegion().isEmpty():  # a tab behind another is "visible" to Qt
+            self.short_of_height.emit(short)

@@ -220,7 +220,14 @@ class MainWindow(QMainWindow):
         # Layout) took its place, and resizing its tab group then would resize the other tab.
         if not isinstance(area, FitScrollArea) or dock.isFloating() or dock.visibleRegion().isEmpty():
             return
-        short = area.shortfall()
+        # Only what the map and the left column hold above their own minimums: growing past that would
+        # squeeze the status bar (its chips elided) or make Qt grow the window.
+        central = self.centralWidget()
+        spare = [central.height() - central.minimumSizeHint().height()] if central is not None else []
+        left = [d for d in (self.vcpu_dock, self.lesson_dock) if not d.isFloating() and not d.isHidden()]
+        if left:
+            spare.append(sum(d.height() - d.minimumSizeHint().height() for d in left))
+        short = min([area.shortfall(), *spare])
         if short > 0:
             # resizeDocks sizes a tab group with its tab bar; the dock's own height leaves the bar out.
             bar = max((b.height() for b in self.findChildren(QTabBar) if b.isVisible()
