@@ -163,9 +163,10 @@ def run_in_guest(image: Path, command: list[str], env: dict[str, str] | None = N
                                 "check that the kernel has virtio, 9p and a serial console (ttyS0)",
                                 console=console_text)
         if "nokvm" in files:
-            raise KernelVmError("no_kvm", f"{image.name} booted, but neither kvm_amd nor kvm_intel gave a /dev/kvm",
-                                "the kernel needs CONFIG_KVM_AMD (the emulated CPU is an AMD EPYC with SVM)",
-                                console=console_text)
+            said = kvm_refusals(console_text)
+            raise KernelVmError("no_kvm", f"{image.name} booted, but neither kvm_amd nor kvm_intel gave a /dev/kvm"
+                                + (f"; the guest kernel said: {'; '.join(said)}" if said else ""),
+                                no_kvm_fix(said, accel), console=console_text)
         stages = {}
         for name in ("booted", "kvm_loaded", "finished"):
             try:
@@ -184,6 +185,26 @@ def _keep_trace(out: Path) -> None:
     if target and trace.is_file():
         with open(target, "ab") as kept:
             kept.write(trace.read_bytes())
+
+
+def kvm_refusals(console: str) -> list[str]:
+    """The guest kernel's own words on why KVM did not load (console lines after the script started)."""
+    tail = console.split("starting script", 1)[-1]
+    said = []
+    for line in tail.splitlines():
+        text = line.split("]", 1)[-1].strip() if line.lstrip().startswith("[") else line.strip()
+        lowered = text.lower()
+        if ("kvm" in lowered or "svm" in lowered or "requires" in lowered) and "virtme" not in lowered:
+            said.append(text)
+    return said[:4]
+
+
+def no_kvm_fix(said: list[str], accel: str) -> str:
+    """What to do, from what the guest kernel said."""
+    if accel == "tcg" and any("CONSTANT_TSC" in line for line in said):
+        return ("this kernel's KVM needs a constant TSC (PREEMPT_RT builds do), which QEMU's TCG cannot emulate: "
+                "use a non-RT build of the kernel, or a host with nested virtualization")
+    return "the kernel needs CONFIG_KVM_AMD (the emulated CPU is an AMD EPYC with SVM)"
 
 
 def _wait(proc: subprocess.Popen, deadline: float, cancelled: Callable[[], bool] | None) -> str:

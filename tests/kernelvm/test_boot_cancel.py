@@ -86,3 +86,21 @@ def test_one_guest_cpu_under_tcg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert words[words.index("--cpus") + 1] == str(cpus)
     assert ("--disable-kvm" in words) == (not nested)
     assert boot.TCG_CPUS == 1
+
+
+RT_CONSOLE = """\
+[    4.747224] 9pnet: Limiting 'msize' to 512000 as this is the maximum supported by transport virtio
+[    4.982219] virtme-ng-init: starting script (console fallback)
+[    5.815564] RT requires X86_FEATURE_CONSTANT_TSC
+[    6.105117] kvm: no hardware support for 'kvm_intel'
+[    6.242593] virtme-ng-init: script exited with code 0
+"""
+
+
+def test_no_kvm_quotes_the_guest_kernel_and_says_what_to_do():
+    """Debian's 6.1 PREEMPT_RT kernel under TCG: its KVM refuses for want of a constant TSC (seen here)."""
+    said = boot.kvm_refusals(RT_CONSOLE)
+    assert said == ["RT requires X86_FEATURE_CONSTANT_TSC", "kvm: no hardware support for 'kvm_intel'"]
+    assert "non-RT build" in boot.no_kvm_fix(said, "tcg")
+    assert "CONFIG_KVM_AMD" in boot.no_kvm_fix([], "tcg")
+    assert boot.kvm_refusals("[ 1.0] virtme-ng-init: starting script\n[ 2.0] virtme-ng-init: done\n") == []
