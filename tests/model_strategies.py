@@ -163,3 +163,9 @@ def with_kvm(sc: Scenario, **changes) -> Scenario:
 
 def present_ids(sc: Scenario) -> set[int]:
     return {v.id for v in sc.vcpus if v.apic != "disabled"}
+
+
+def scenarios_with_messages(max_size: int = 12) -> st.SearchStrategy[Scenario]:
+    """A random VM whose interrupts are replaced by up to ``max_size`` random messages of its own."""
+    return scenarios().flatmap(lambda sc: interrupts_for(sc.vcpus, max_size=max_size).map(
+        lambda irqs: Scenario(sc.title, sc.notes, sc.kvm, sc.vcpus, irqs)))

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from hypothesis import given
-from test_model_properties import SETTINGS, interrupts_for, scenarios
+from model_strategies import scenarios_with_messages
+from test_model_properties import SETTINGS, scenarios
 
 from apicviz.model import evaluate, scenario_from_dict
 from apicviz.model.scenario import Scenario
@@ -232,7 +233,6 @@ def test_every_disagreement_gets_a_class(sc):
 
 
 @SETTINGS
-@given(scenarios().flatmap(lambda sc: interrupts_for(sc.vcpus, max_size=12).map(
-    lambda irqs: Scenario(sc.title, sc.notes, sc.kvm, sc.vcpus, irqs))))
+@given(scenarios_with_messages())
 def test_every_disagreement_of_random_messages_gets_a_class(sc):
     _check_verdicts(sc)

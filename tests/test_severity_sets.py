@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given
+from model_strategies import scenarios_with_messages
 from severity_reference import reference_findings
-from test_model_properties import SETTINGS, interrupts_for, scenarios
+from test_model_properties import SETTINGS, scenarios
 
 from apicviz.model import evaluate, load_scenario
 from apicviz.model.scenario import Interrupt, Scenario
@@ -62,8 +63,7 @@ def test_set_classifier_matches_the_per_vcpu_rule_on_sweeps(sc):
 
 
 @SETTINGS
-@given(scenarios().flatmap(lambda sc: interrupts_for(sc.vcpus, max_size=12).map(
-    lambda irqs: Scenario(sc.title, sc.notes, sc.kvm, sc.vcpus, irqs))))
+@given(scenarios_with_messages())
 def test_set_classifier_matches_the_per_vcpu_rule_on_random_messages(sc):
     _check(sc)
 

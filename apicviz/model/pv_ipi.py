@@ -87,9 +87,9 @@ def route_interrupt(router: Router, irq: Interrupt) -> Route:
     return route_pv_ipi(router, irq, irq.dest or 0, source)
 
 
-def icr_reference(router: Router, route: Route, irq: Interrupt) -> list[int]:
+def icr_reference(router: Router, route: Route, irq: Interrupt, icr: Interrupt | None = None) -> list[int]:
     """What KVM's slow path would deliver for the ICR IPI to the same APIC ID (for the severity class)."""
-    return router.matches(as_icr(irq), route.dest, route.source)
+    return router.matches(icr or as_icr(irq), route.dest, route.source)
 
 
 def classify_pv_ipi(router: Router, route: Route, irq: Interrupt, icr: Interrupt | None = None) -> Verdict:
@@ -102,7 +102,7 @@ def classify_pv_ipi(router: Router, route: Route, irq: Interrupt, icr: Interrupt
     ``icr``: the matching ICR message (:func:`as_icr`), when the caller made it once for many routes.
     """
     icr = icr or as_icr(irq)
-    reference = router.matches(icr, route.dest, route.source)  # KVM's slow path for that ICR IPI
+    reference = icr_reference(router, route, irq, icr)
     fault = {NO_MAP: PV_IPI_NO_MAP, UNSUPPORTED: PV_IPI_UNSUPPORTED}.get(route.pv_ipi_result or "", FAST_PATH_DIFFERS)
     return classify_answers(route.targets, reference, route.hardware_targets, icr, route.dest, True, router.vcpus,
                             router.kvm, router.xapic_mode_set, fault)

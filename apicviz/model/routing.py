@@ -9,6 +9,7 @@ with (tests check that).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .apic_map import MapResult, logical_lookup
@@ -189,13 +190,10 @@ class Router:
                 for bit in _bits(logical_id & 0xF):
                     self.cluster_by_slot.setdefault((logical_id >> 4, bit), []).append(idx)
 
-    @property
+    @cached_property
     def xapic_mode_set(self) -> frozenset[int]:
         """Present xAPIC-mode vCPUs as a set, built on first use: the severity reasons split findings by it."""
-        cached = self.__dict__.get("_xapic_mode_set")
-        if cached is None:
-            cached = self.__dict__["_xapic_mode_set"] = frozenset(self.xapic_present)
-        return cached
+        return frozenset(self.xapic_present)
 
     # ----- matching (indexed) -------------------------------------------------
 

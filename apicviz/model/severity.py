@@ -121,13 +121,20 @@ class Verdict:
         self._severity: str | None = None
         self._reasons: list[str] | None = None
 
+    def _entries(self) -> list[tuple[int, str, str]]:
+        """(vCPU index, kind, reason) per finding, in creation order (each vCPU is in one group only)."""
+        if self._groups is None:
+            return [(f.vcpu, f.kind, f.reason) for f in self.findings]
+        entries = [(i, kind, reason) for (kind, reason), idxs in self._groups.items() for i in idxs]
+        if len(self._groups) > 1:
+            entries.sort()
+        return entries
+
     @property
     def findings(self) -> tuple[Finding, ...]:
         """One finding per vCPU, in creation order."""
         if self._findings is None:
-            assert self._groups is not None
-            flat = sorted((i, kind, reason) for (kind, reason), idxs in self._groups.items() for i in idxs)
-            self._findings = tuple(Finding(i, kind, reason) for i, kind, reason in flat)
+            self._findings = tuple(Finding(i, kind, reason) for i, kind, reason in self._entries())
         return self._findings
 
     def _reason_codes(self) -> set[str]:
@@ -166,17 +173,11 @@ class Verdict:
 
     def to_json(self, ids: list[int]) -> dict[str, object]:
         """``severity``, ``reasons`` and ``findings`` (vCPUs by id) for FORMAT.md's evaluation."""
-        if self._groups is not None:  # straight from the groups: no Finding objects on the way
-            entries = [(i, kind, reason) for (kind, reason), idxs in self._groups.items() for i in idxs]
-            if len(self._groups) > 1:
-                entries.sort()
-        else:
-            entries = [(f.vcpu, f.kind, f.reason) for f in self.findings]
-        return {
+        return {  # straight from the groups: no Finding objects on the way
             "severity": self.severity,
             "reasons": self.reasons,
             "findings": [{"vcpu": ids[i], "kind": kind, "severity": REASON_SEVERITY[reason], "reason": reason}
-                         for i, kind, reason in entries],
+                         for i, kind, reason in self._entries()],
         }
 
     def __eq__(self, other: object) -> bool:

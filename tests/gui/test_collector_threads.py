@@ -6,8 +6,9 @@ import threading
 
 import pytest
 
+from apicviz.collector_hold import collector_held, hold_collector, release_collector
 from apicviz.gui.controller.controller import BACKGROUND_SWEEP_VCPUS, Controller
-from apicviz.gui.controller.workers import Worker, collector_held, hold_collector, release_collector
+from apicviz.gui.controller.workers import Worker
 from apicviz.gui.shell.housekeeping import YOUNG_THRESHOLD, install_idle_gc
 from apicviz.model import Scenario, Vcpu
 

@@ -15,53 +15,13 @@ collector) still works meanwhile.
 """
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import Callable
 
+from ...collector_hold import hold_collector, release_collector
+
 #: How long collecting a finished worker waits for its thread to end (it has set ``done`` already).
 JOIN_S = 1.0
-
-
-class _CollectorHold:
-    """Counts the holders; the first one turns automatic collection off, the last restores it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.count = 0
-        self._restore = False
-
-    def hold(self) -> None:
-        with self._lock:
-            if self.count == 0:
-                self._restore = gc.isenabled()
-                gc.disable()
-            self.count += 1
-
-    def release(self) -> None:
-        with self._lock:
-            if self.count == 0:
-                return
-            self.count -= 1
-            if self.count == 0 and self._restore:
-                gc.enable()
-
-
-_HOLD = _CollectorHold()
-
-
-def hold_collector() -> None:
-    """Automatic collection off until the matching :func:`release_collector` (calls nest)."""
-    _HOLD.hold()
-
-
-def release_collector() -> None:
-    _HOLD.release()
-
-
-def collector_held() -> bool:
-    """Whether some caller holds the collector off now (tests)."""
-    return _HOLD.count > 0
 
 
 class Worker:

@@ -26,7 +26,7 @@ import time
 
 from PySide6.QtCore import QObject, QTimer
 
-from ..controller.workers import hold_collector, release_collector
+from ...collector_hold import hold_collector, release_collector
 
 #: A full collection runs this long after the last edit ...
 IDLE_MS = 1500
